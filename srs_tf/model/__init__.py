@@ -1,0 +1,1 @@
+"""srs_tf.model."""
