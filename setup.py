@@ -13,6 +13,7 @@ setup(
     scripts=sorted(glob.glob("bin/*")),
     install_requires=[
         "tensorflow==2.21.*",
+        "tensorboard",  # tf.summary (TF 2.21 no longer installs it)
         "numpy",
         "pillow",
         "scikit-image",
