@@ -40,6 +40,7 @@ from keras import ops
 
 from srs_tf.config import SRSConfig
 from srs_tf.model.deep_interaction import DeepInteraction
+from srs_tf.model.feature_normalization import StickerFeatureNormalization
 from srs_tf.model.fusion import FusionNetwork, TurnMask
 from srs_tf.model.sticker_encoder import FLAT_DIM, REGION_DIM, StickerEncoder, num_regions
 from srs_tf.model.utterance_encoder import UtteranceEncoder
@@ -115,14 +116,16 @@ def build_matcher(config: SRSConfig) -> keras.Model:
         "sticker_regions": keras.Input((None, regions_count, REGION_DIM), name="sticker_regions"),
         "sticker_flat": keras.Input((None, FLAT_DIM), name="sticker_flat"),
     }
+    # Identity unless the trainer sets bank statistics (frozen sticker encoder).
+    regions = StickerFeatureNormalization(name="region_normalization")(inputs["sticker_regions"])
+    flat = StickerFeatureNormalization(name="flat_normalization")(inputs["sticker_flat"])
     turn_mask = TurnMask(turns, name="turn_mask")(inputs["num_turns"])
     utterances, word_mask = UtteranceEncoder(
         config.vocab_size, config.emb_dim, config.hidden_dim, dropout=config.dropout,
         name="utterance_encoder")(inputs["context_ids"], turn_mask)
     interactions, sticker_attention, word_attention = DeepInteraction(
         config.hidden_dim, use_interaction=config.ablation != "no_din",
-        name="deep_interaction")(utterances, word_mask, inputs["sticker_regions"],
-                                 inputs["sticker_flat"])
+        name="deep_interaction")(utterances, word_mask, regions, flat)
     scores = FusionNetwork(config.hidden_dim, dropout=config.dropout,
                            use_fusion_rnn=config.ablation != "no_fr",
                            name="fusion_network")(interactions, turn_mask)

@@ -1,0 +1,45 @@
+"""Prints our metrics beside the paper's Table 3/4 rows.
+
+  python -m srs_tf.training.paper_table RUN/eval_test.json [more.json ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+# Table 3 (SRS) and Table 4 (ablations) of the paper, on StickerChat.
+PAPER = {
+    "SRS": {"MAP": 0.709, "R10@1": 0.590, "R10@2": 0.703, "R10@5": 0.872},
+    "SRS w/o pretrain": {"MAP": 0.650, "R10@1": 0.510, "R10@2": 0.641, "R10@5": 0.833},
+    "SRS w/o Classify": {"MAP": 0.707, "R10@1": 0.588, "R10@2": 0.700, "R10@5": 0.871},
+    "SRS w/o DIN": {"MAP": 0.680, "R10@1": 0.552, "R10@2": 0.669, "R10@5": 0.854},
+    "SRS w/o FR": {"MAP": 0.677, "R10@1": 0.551, "R10@2": 0.663, "R10@5": 0.863},
+}
+# Expected values of a random ranking of 10 candidates with one positive.
+CHANCE = {"MAP": sum(1.0 / r for r in range(1, 11)) / 10, "R10@1": 0.1, "R10@2": 0.2,
+          "R10@5": 0.5}
+COLUMNS = ("MAP", "R10@1", "R10@2", "R10@5")
+
+
+def format_table(rows) -> str:
+    lines = [f"{'system':<40}" + "".join(f"{c:>8}" for c in COLUMNS)]
+    for name, metrics in rows:
+        lines.append(f"{name:<40}" + "".join(f"{metrics[c]:8.3f}" for c in COLUMNS))
+    return "\n".join(lines)
+
+
+def main(paths) -> int:
+    rows = [("paper, StickerChat: SRS (Table 3)", PAPER["SRS"]),
+            ("random ranking (expected)", CHANCE)]
+    for path in paths:
+        with open(path) as f:
+            report = json.load(f)
+        rows.append((f"srs_tf, demo: {report.get('name', path)}", report))
+    print(format_table(rows))
+    print("(the demo benchmark is not StickerChat: compare the gap over chance, not the numbers)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

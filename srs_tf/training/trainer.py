@@ -1,0 +1,508 @@
+"""The SRS training loop (paper §5.6, SPEC §4 "Learning" and §5 `bin/train`).
+
+Two stages, as the release code:
+  1. emoji warm-up: for `emoji_warmup_steps` steps only the emoji loss L_s
+     trains the sticker encoder (on stickers drawn from the bank);
+  2. joint training: L_r (eq. 17) + L_s train everything.
+With `sticker_encoder="frozen"` the bank is encoded once after stage 1 and
+stage 2 trains only the matcher (eq. 2-16) on the cached representations.
+
+Everything needed to resume is in the checkpoint (model, optimizer, global
+step); rerunning the same command continues from the newest one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from typing import Dict, Iterator, Optional
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from srs_tf.training.config import TrainConfig
+from srs_tf.training import distribute as dist
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf."""
+
+
+def configure_model(config: TrainConfig, meta: Dict) -> TrainConfig:
+    """Fills the model fields that the TFREC metadata fixes."""
+    model = dataclasses.replace(
+        config.model,
+        vocab_size=int(meta["vocab_size"]),
+        emoji_vocab_size=int(meta["emoji_vocab_size"]),
+        context_len=int(meta["context_len"]),
+        max_words=int(meta["max_words"]),
+        num_candidates=int(meta.get("num_candidates", config.model.num_candidates)),
+    )
+    return dataclasses.replace(config, model=model)
+
+
+def set_seed(seed: int) -> None:
+    """Seeds Python, numpy and TF, and asks TF for deterministic ops."""
+    keras.utils.set_random_seed(int(seed))
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # pragma: no cover - older TF
+        pass
+
+
+class Progress:
+    """A step counter with rate and ETA, printed every `every` steps."""
+
+    def __init__(self, total: int, every: int, label: str, examples_per_step: int,
+                 enabled: bool = True, start: int = 0):
+        self.total, self.every, self.label = total, max(1, every), label
+        self.examples_per_step = examples_per_step
+        self.enabled = enabled
+        self.last_time, self.last_step = time.time(), start
+
+    def rate(self, step: int) -> float:
+        """Examples per second since the previous call (or the start)."""
+        now = time.time()
+        steps = step - self.last_step
+        rate = steps * self.examples_per_step / max(now - self.last_time, 1e-9)
+        self.last_step, self.last_time = step, now
+        return rate
+
+    def show(self, step: int, done: int, message: str, rate: float) -> None:
+        if not self.enabled:
+            return
+        steps_per_sec = rate / max(self.examples_per_step, 1)
+        remaining = (self.total - done) / steps_per_sec if steps_per_sec > 0 else float("nan")
+        eta = "?" if math.isnan(remaining) else time.strftime("%H:%M:%S", time.gmtime(remaining))
+        print(f"[{self.label}] step {step} ({done}/{self.total}) {message} "
+              f"{rate:.1f} ex/s ETA {eta}", flush=True)
+
+
+class Trainer:
+    """Builds SRS for a run directory and trains it (see module docstring)."""
+
+    def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None,
+                 verbose: bool = True, readonly: bool = False):
+        from srs_tf.data import pipeline
+
+        self.meta = pipeline.load_meta(config.data_dir)
+        self.config = configure_model(config, self.meta)
+        self.verbose = verbose
+        self.readonly = readonly
+        self.strategy = strategy or dist.make_strategy(self.config.strategy)
+        self.chief = dist.is_chief(self.strategy) and not readonly
+        self.save_dir = dist.writable_dir(self.config.model_dir, self.strategy)
+        if not readonly:
+            self._check_run_dir()
+        set_seed(self.config.seed)
+        if self.config.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        self._bank = None
+        self.steps_per_epoch = max(1, int(self.meta["train_examples"]) // self.config.batch_size)
+        self.joint_steps = (self.config.train_steps if self.config.train_steps > 0
+                            else int(math.ceil(self.config.epochs * self.steps_per_epoch)))
+        self.total_steps = self.config.warmup_steps + self.joint_steps
+        self._build()
+        self.frozen_features = None
+
+    # ------------------------------------------------------------------ setup
+    @property
+    def bank(self):
+        """The sticker bank (loaded on first use: the full release is ~8.6 GB)."""
+        if self._bank is None:
+            from srs_tf.data import pipeline
+
+            self._bank = pipeline.load_sticker_bank(self.config.data_dir)
+        return self._bank
+
+    def _log(self, message: str) -> None:
+        if self.verbose and self.chief:
+            print(message, flush=True)
+
+    def _check_run_dir(self) -> None:
+        """Writes RUN/config.json, or checks a resumed run uses the same one."""
+        path = os.path.join(self.config.model_dir, "config.json")
+        os.makedirs(self.config.model_dir, exist_ok=True)
+        wanted = self.config.to_dict()
+        if os.path.exists(path):
+            with open(path) as f:
+                saved = json.load(f)
+            if saved.get("model") != wanted["model"]:
+                diff = {k: (saved.get("model", {}).get(k), v) for k, v in wanted["model"].items()
+                        if saved.get("model", {}).get(k) != v}
+                raise ValueError(f"{path}: the run was started with another model config "
+                                 f"(saved, now): {diff}; use a new --model_dir")
+        if self.chief:
+            _write_json_atomic(path, wanted)
+
+    def _learning_rate(self):
+        c = self.config
+        if c.lr_schedule == "constant":
+            return c.learning_rate
+        return keras.optimizers.schedules.PolynomialDecay(
+            c.learning_rate, decay_steps=max(1, int(c.decay_epochs * self.steps_per_epoch)),
+            end_learning_rate=c.end_learning_rate)
+
+    def _build(self) -> None:
+        from srs_tf.model import build_srs
+
+        c = self.config
+        with self.strategy.scope():
+            self.model = build_srs(c.model)
+            self.encoder = self.model.get_layer("sticker_encoder")
+            self.matcher = self.model.get_layer("matcher")
+            optimizer = keras.optimizers.Adam(self._learning_rate())
+            if c.mixed_precision:
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.optimizer = optimizer
+            self.optimizer.build(self.encoder.trainable_variables + self.matcher.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+            self.best_map = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_map")
+        self.checkpoint = tf.train.Checkpoint(encoder=self.encoder, matcher=self.matcher,
+                                              optimizer=self.optimizer, step=self.step,
+                                              best_map=self.best_map)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(self.save_dir, "ckpt"), max_to_keep=c.max_checkpoints)
+        self.best_checkpoint = tf.train.Checkpoint(encoder=self.encoder, matcher=self.matcher,
+                                                   step=self.step)
+        self.best_manager = tf.train.CheckpointManager(
+            self.best_checkpoint, os.path.join(self.save_dir, "best"), max_to_keep=1)
+        self.writer = (tf.summary.create_file_writer(os.path.join(c.model_dir, "logs"))
+                       if self.chief else tf.summary.create_noop_writer())
+
+    def restore_best(self) -> int:
+        """Restores the best checkpoint by validation MAP (or the newest one
+        when no validation ran); returns its step."""
+        path = self.best_manager.latest_checkpoint or self.manager.latest_checkpoint
+        if not path:
+            raise FileNotFoundError(f"{self.config.model_dir}: no checkpoint (run bin/train first)")
+        self.best_checkpoint.restore(path).expect_partial()
+        return int(self.step.numpy())
+
+    def restore(self) -> int:
+        """Restores the newest checkpoint of the run, if any; returns its step."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self._log(f"resumed from {latest} at step {int(self.step.numpy())}")
+        return int(self.step.numpy())
+
+    # ----------------------------------------------------------- forward pass
+    def encode_candidates(self, images, training):
+        """Runs the sticker encoder on [B, C, S, S, 3] candidates."""
+        shape = tf.shape(images)
+        size = self.config.model.image_size
+        out = self.encoder(tf.reshape(images, [-1, size, size, 3]), training=training)
+        regions = out["sticker_regions"]
+        regions = tf.reshape(regions, tf.concat([shape[:2], tf.shape(regions)[1:]], 0))
+        flat = tf.reshape(out["sticker_flat"], tf.concat([shape[:2], [-1]], 0))
+        emoji = tf.reshape(out["emoji_logits"], tf.concat([shape[:2], [-1]], 0))
+        return regions, flat, emoji
+
+    def candidate_features(self, batch, training):
+        """(regions, flat, emoji_logits or None) for a batch, from the cache
+        in frozen mode, else by running the encoder."""
+        if self.frozen_features is not None:
+            regions, flat = self.frozen_features
+            ids = batch["candidate_ids"]
+            return tf.gather(regions, ids), tf.gather(flat, ids), None
+        return self.encode_candidates(batch["candidates"], training)
+
+    def forward(self, batch, training):
+        regions, flat, emoji = self.candidate_features(batch, training)
+        out = self.matcher({"context_ids": batch["context_ids"], "num_turns": batch["num_turns"],
+                            "sticker_regions": regions, "sticker_flat": flat}, training=training)
+        return out, emoji
+
+    # ---------------------------------------------------------------- steps
+    def _apply(self, tape, loss, variables):
+        scaled = self.optimizer.scale_loss(loss) if hasattr(self.optimizer, "scale_loss") else loss
+        grads = tape.gradient(scaled, variables)
+        # Variables outside the loss (the emoji head under no_classify) get None.
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def _warmup_step(self, images, emoji):
+        from srs_tf.model.losses import emoji_loss
+
+        def replica_fn(images, emoji):
+            with tf.GradientTape() as tape:
+                out = self.encoder(images, training=True)
+                loss = emoji_loss(out["emoji_logits"][:, None, :], emoji[:, None])
+                scaled = loss / self.strategy.num_replicas_in_sync
+            self._apply(tape, scaled, self.encoder.trainable_variables)
+            return loss
+
+        per_replica = self.strategy.run(replica_fn, args=(images, emoji))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+    def _joint_step(self, batch):
+        from srs_tf.model.losses import emoji_loss, hinge_loss
+
+        c = self.config
+        use_emoji = c.model.ablation != "no_classify" and self.frozen_features is None
+        variables = list(self.matcher.trainable_variables)
+        if self.frozen_features is None:
+            variables = list(self.encoder.trainable_variables) + variables
+
+        def replica_fn(batch):
+            with tf.GradientTape() as tape:
+                out, emoji_logits = self.forward(batch, training=True)
+                l_r = hinge_loss(tf.cast(out["scores"], tf.float32), batch["label"], c.model.margin)
+                l_s = (emoji_loss(tf.cast(emoji_logits, tf.float32), batch["candidate_emoji"])
+                       if use_emoji else tf.constant(0.0))
+                total = l_r + l_s
+                scaled = total / self.strategy.num_replicas_in_sync
+            self._apply(tape, scaled, variables)
+            return l_r, l_s
+
+        l_r, l_s = self.strategy.run(replica_fn, args=(batch,))
+        mean = lambda x: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, x, axis=None)
+        return mean(l_r), mean(l_s)
+
+    # ----------------------------------------------------------------- data
+    def _warmup_batches(self, seed: int) -> Iterator:
+        """Random bank stickers with a known emoji, `warmup_batch_size` a batch."""
+        known = np.flatnonzero(np.asarray(self.bank.emoji_id) >= 2)
+        if known.size == 0:
+            raise ValueError(f"{self.config.data_dir}: no sticker in the bank has a known emoji; "
+                             "train with --ablation=no_classify or --emoji_warmup_steps=0")
+        rng = np.random.default_rng(seed)
+        size = self.config.warmup_batch_size
+        emoji_ids = np.asarray(self.bank.emoji_id, dtype=np.int32)
+
+        def gen():
+            while True:
+                idx = np.sort(rng.choice(known, size=size, replace=known.size < size))
+                yield self.bank.images[idx], emoji_ids[idx]
+
+        spec = (tf.TensorSpec([size] + list(self.bank.images.shape[1:]), tf.uint8),
+                tf.TensorSpec([size], tf.int32))
+        ds = tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(2)
+        return iter(self.strategy.experimental_distribute_dataset(ds))
+
+    def _train_batches(self, seed: int) -> Iterator:
+        from srs_tf.data import pipeline
+
+        ds = pipeline.make_dataset(
+            self.config.data_dir, "train", batch_size=self.config.batch_size, training=True,
+            seed=seed, negatives=self.config.negatives,
+            with_images=self.config.sticker_encoder == "finetune", repeat=True, drop_remainder=True,
+            bank=self.bank, meta=self.meta)
+        return iter(self.strategy.experimental_distribute_dataset(ds))
+
+    # ------------------------------------------------------------ the loop
+    def encode_bank(self, batch_size: int = 64):
+        """Encodes every bank sticker once (frozen mode): (regions, flat)."""
+        images = self.bank.images
+        regions, flats = [], []
+        encode = tf.function(lambda x: self.encoder(x, training=False))
+        progress = Progress(len(images), 10, "encode bank", 1, self.verbose and self.chief)
+        for n, start in enumerate(range(0, len(images), batch_size)):
+            out = encode(tf.constant(images[start:start + batch_size]))
+            regions.append(out["sticker_regions"].numpy().astype(np.float16))
+            flats.append(out["sticker_flat"].numpy().astype(np.float16))
+            done = min(start + batch_size, len(images))
+            if (n + 1) % 10 == 0 or done == len(images):
+                progress.show(n + 1, done, "stickers", progress.rate(done))
+        dtype = keras.mixed_precision.global_policy().compute_dtype
+        return (tf.constant(np.concatenate(regions), dtype=dtype),
+                tf.constant(np.concatenate(flats), dtype=dtype))
+
+    def set_feature_statistics(self, regions, flat) -> None:
+        """Frozen mode: standardise the cached features per channel inside the
+        matcher (`StickerFeatureNormalization`; identity otherwise)."""
+        for name, features in (("region_normalization", regions), ("flat_normalization", flat)):
+            mean, std = _channel_moments(features)
+            self.matcher.get_layer(name).set_statistics(mean, std)
+
+    def train(self) -> Dict:
+        """Runs (or resumes) the whole schedule; returns the final summary."""
+        c = self.config
+        start_step = self.restore()
+        warmup = c.warmup_steps
+        self._log(f"training {c.model.ablation} ({c.sticker_encoder} encoder): "
+                  f"{warmup} warm-up + {self.joint_steps} joint steps, "
+                  f"{self.steps_per_epoch} steps per epoch, batch {c.batch_size}")
+        data_seed = c.seed + 7919 * start_step
+        step = start_step
+        if step < warmup:
+            step = self._run_warmup(step, warmup, data_seed)
+        if step >= warmup and c.sticker_encoder == "frozen":
+            self._log("encoding the sticker bank once (frozen sticker encoder)")
+            self.frozen_features = self.encode_bank()
+            if start_step <= warmup:  # a resumed run restored its statistics
+                self.set_feature_statistics(*self.frozen_features)
+        if step < self.total_steps:
+            step = self._run_joint(step, data_seed)
+        metrics = self.validate(step, write=True)
+        self._save(force=True)
+        summary = {"step": step, "val": metrics, "best_val_MAP": float(self.best_map.numpy()),
+                   "config": c.to_dict()}
+        if self.chief:
+            _write_json_atomic(os.path.join(c.model_dir, "train_summary.json"), summary)
+        return summary
+
+    def _check_finite(self, step: int, **losses) -> None:
+        for name, value in losses.items():
+            if not np.isfinite(value):
+                self._save_failed_marker(step, name, value)
+                raise TrainingDiverged(
+                    f"{name} is {value} at step {step}: training stopped. The last good checkpoint "
+                    f"is {self.manager.latest_checkpoint}; lower --learning_rate or try --seed.")
+
+    def _save_failed_marker(self, step, name, value):
+        if self.chief:
+            _write_json_atomic(os.path.join(self.config.model_dir, "diverged.json"),
+                               {"step": int(step), "loss": name, "value": str(value)})
+
+    def _save(self, force: bool = False) -> None:
+        self.manager.save(checkpoint_number=int(self.step.numpy()), check_interval=not force)
+
+    def _run_warmup(self, step: int, warmup: int, seed: int) -> int:
+        c = self.config
+        batches = self._warmup_batches(seed)
+        step_fn = tf.function(self._warmup_step)
+        progress = Progress(warmup, c.log_every, "emoji warm-up", c.warmup_batch_size,
+                            self.verbose and self.chief, start=step)
+        while step < warmup:
+            images, emoji = next(batches)
+            loss = float(step_fn(images, emoji))
+            step += 1
+            self.step.assign(step)
+            self._check_finite(step, emoji_loss=loss)
+            if step % c.log_every == 0 or step == warmup:
+                rate = progress.rate(step)
+                progress.show(step, step, f"L_s {loss:.4f}", rate)
+                with self.writer.as_default(step=step):
+                    tf.summary.scalar("loss/emoji", loss)
+                    tf.summary.scalar("stickers_per_sec", rate)
+            if step % c.checkpoint_every == 0 or step == warmup:
+                self._save(force=True)
+        return step
+
+    def _run_joint(self, step: int, seed: int) -> int:
+        c = self.config
+        warmup = c.warmup_steps
+        batches = self._train_batches(seed)
+        step_fn = tf.function(self._joint_step)
+        eval_every = c.eval_every or self.steps_per_epoch
+        progress = Progress(self.joint_steps, c.log_every, "train", c.batch_size,
+                            self.verbose and self.chief, start=max(0, step - warmup))
+        while step < self.total_steps:
+            l_r, l_s = step_fn(next(batches))
+            l_r, l_s = float(l_r), float(l_s)
+            step += 1
+            self.step.assign(step)
+            self._check_finite(step, hinge_loss=l_r, emoji_loss=l_s)
+            done = step - warmup
+            if done % c.log_every == 0 or step == self.total_steps:
+                rate = progress.rate(done)
+                progress.show(step, done, f"L_r {l_r:.4f} L_s {l_s:.4f}", rate)
+                with self.writer.as_default(step=step):
+                    tf.summary.scalar("loss/hinge", l_r)
+                    tf.summary.scalar("loss/emoji", l_s)
+                    tf.summary.scalar("loss/total", l_r + l_s)
+                    tf.summary.scalar("learning_rate", self._current_lr())
+                    tf.summary.scalar("examples_per_sec", rate)
+            if done % eval_every == 0 and step < self.total_steps:
+                self.validate(step, write=True)
+            if step % c.checkpoint_every == 0:
+                self._save(force=True)
+        return step
+
+    def _current_lr(self) -> float:
+        lr = self.optimizer.learning_rate
+        return float(lr.numpy() if hasattr(lr, "numpy") else lr)
+
+    # ------------------------------------------------------------ validation
+    def score(self, split: str, max_examples: int = 0, batch_size: Optional[int] = None) -> Dict:
+        """Scores a split's stored candidate lists.
+
+        Returns numpy arrays: scores [N, C], label [N], num_turns [N], plus the
+        attention outputs of the first batch (for heat-map summaries).
+        """
+        from srs_tf.data import pipeline
+
+        batch_size = batch_size or self.config.batch_size
+        ds = pipeline.make_dataset(self.config.data_dir, split, batch_size=batch_size, training=False,
+                                   seed=self.config.seed, with_images=True, repeat=False,
+                                   drop_remainder=False, bank=self.bank, meta=self.meta)
+        if max_examples:
+            ds = ds.take(int(math.ceil(max_examples / batch_size)))
+        infer = tf.function(lambda b: self.forward(b, training=False)[0], reduce_retracing=True)
+        scores, labels, turns, first = [], [], [], None
+        for batch in ds:
+            inputs = {k: batch[k] for k in ("context_ids", "num_turns", "candidate_ids", "candidates")}
+            if self.frozen_features is not None:
+                inputs.pop("candidates")
+            out = infer(inputs)
+            scores.append(out["scores"].numpy().astype(np.float32))
+            labels.append(batch["label"].numpy())
+            turns.append(batch["num_turns"].numpy())
+            if first is None:
+                first = {"candidates": batch["candidates"].numpy(), "label": batch["label"].numpy(),
+                         "num_turns": batch["num_turns"].numpy(),
+                         "sticker_attention": out["sticker_attention"].numpy().astype(np.float32)}
+        return {"scores": np.concatenate(scores), "label": np.concatenate(labels),
+                "num_turns": np.concatenate(turns), "first_batch": first}
+
+    def validate(self, step: int, write: bool = True) -> Dict:
+        from srs_tf.training.metrics import compute_metrics
+
+        result = self.score("val", self.config.eval_examples)
+        labels = np.eye(result["scores"].shape[1], dtype=np.int32)[result["label"]]
+        metrics = {k: float(v) for k, v in compute_metrics(result["scores"], labels).items()
+                   if np.isscalar(v)}
+        self._log(f"[validation] step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        if write:
+            with self.writer.as_default(step=step):
+                for k, v in metrics.items():
+                    tf.summary.scalar(f"val/{k}", v)
+                _heatmap_summary(result["first_batch"])
+            if metrics["MAP"] > float(self.best_map.numpy()):
+                self.best_map.assign(metrics["MAP"])
+                self.best_manager.save(checkpoint_number=step)
+                if self.chief:
+                    _write_json_atomic(os.path.join(self.config.model_dir, "best.json"),
+                                       {"step": int(step), "val": metrics})
+        return metrics
+
+
+def _channel_moments(features, chunk: int = 1024):
+    """Per-channel mean and std of [N, ..., D] features, in chunks (the bank
+    of the full release does not fit in memory as float32)."""
+    depth = int(features.shape[-1])
+    total, total_sq, count = np.zeros(depth), np.zeros(depth), 0
+    for start in range(0, int(features.shape[0]), chunk):
+        block = np.asarray(features[start:start + chunk], dtype=np.float64).reshape(-1, depth)
+        total += block.sum(0)
+        total_sq += (block * block).sum(0)
+        count += block.shape[0]
+    mean = total / max(count, 1)
+    return mean, np.sqrt(np.maximum(total_sq / max(count, 1) - mean * mean, 0.0))
+
+
+def _heatmap_summary(first_batch: Dict, max_outputs: int = 6) -> None:
+    """Figure 8 as an image summary: τs over the ground-truth sticker."""
+    from srs_tf.visualize import mean_over_turns, overlay_attention
+
+    if not first_batch:
+        return
+    images = []
+    for i in range(min(max_outputs, len(first_batch["label"]))):
+        gt = int(first_batch["label"][i])
+        attention = mean_over_turns(first_batch["sticker_attention"][i, gt], first_batch["num_turns"][i])
+        images.append(overlay_attention(first_batch["candidates"][i, gt], attention))
+    tf.summary.image("sticker_attention", np.stack(images), max_outputs=max_outputs)
+
+
+def _write_json_atomic(path: str, value) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2, sort_keys=True, default=float)
+    os.replace(tmp, path)

@@ -1,0 +1,216 @@
+"""Tests of bin/train and the training loop: stages, resume, determinism,
+distribution, divergence, and a short real training that learns."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+PY = sys.executable
+TINY_MODEL = ["--hidden_dim=16", "--emb_dim=16"]
+
+
+def _train_cmd(tfrec, run, *extra):
+    return [PY, os.path.join(REPO, "bin", "train"), f"--data_dir={tfrec}", f"--model_dir={run}",
+            "--batch_size=8", "--log_every=1", *TINY_MODEL, *extra]
+
+
+def _env(**extra):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env.update(extra)
+    return env
+
+
+def _config(tfrec, run, **overrides):
+    from srs_tf.config import SRSConfig
+    from srs_tf.training.config import TrainConfig
+
+    values = dict(data_dir=tfrec, model_dir=str(run), batch_size=4, warmup_batch_size=4,
+                  emoji_warmup_steps=2, train_steps=2, log_every=1, checkpoint_every=1,
+                  eval_examples=8, model=SRSConfig(hidden_dim=8, emb_dim=8))
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def _weights(layer):
+    return [np.array(w) for w in layer.get_weights()]
+
+
+def _changed(before, after):
+    return any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_warmup_trains_only_the_sticker_encoder_then_everything(demo_tfrec, tmp_path):
+    from srs_tf.training.trainer import Trainer
+
+    trainer = Trainer(_config(demo_tfrec, tmp_path / "run"), verbose=False)
+    enc0, match0 = _weights(trainer.encoder), _weights(trainer.matcher)
+    step = trainer._run_warmup(0, 2, seed=0)
+    assert step == 2 and int(trainer.step.numpy()) == 2
+    enc1, match1 = _weights(trainer.encoder), _weights(trainer.matcher)
+    assert _changed(enc0, enc1), "the warm-up must train the sticker encoder"
+    assert not _changed(match0, match1), "the warm-up must not touch the matcher"
+    trainer._run_joint(step, seed=0)
+    enc2, match2 = _weights(trainer.encoder), _weights(trainer.matcher)
+    assert int(trainer.step.numpy()) == 4
+    assert _changed(match1, match2) and _changed(enc1, enc2), "joint training trains everything"
+
+
+def test_frozen_mode_trains_only_the_matcher_on_cached_features(demo_tfrec, tmp_path):
+    from srs_tf.training.trainer import Trainer
+
+    trainer = Trainer(_config(demo_tfrec, tmp_path / "run", sticker_encoder="frozen",
+                              emoji_warmup_steps=0), verbose=False)
+    enc0, match0 = _weights(trainer.encoder), _weights(trainer.matcher)
+    summary = trainer.train()
+    assert summary["step"] == 2
+    assert trainer.frozen_features is not None
+    regions, flat = trainer.frozen_features
+    assert regions.shape[0] == flat.shape[0] == len(trainer.bank)
+    assert not _changed(enc0, _weights(trainer.encoder))
+    assert _changed(match0, _weights(trainer.matcher))
+    # The cached path scores exactly as running the encoder on the images.
+    cached = trainer.score("val", max_examples=8)["scores"]
+    trainer.frozen_features = None
+    direct = trainer.score("val", max_examples=8)["scores"]
+    np.testing.assert_allclose(cached, direct, atol=2e-3)
+
+
+def test_no_classify_skips_warmup_and_emoji_loss(demo_tfrec, tmp_path):
+    from srs_tf.config import SRSConfig
+    from srs_tf.training.trainer import Trainer
+
+    config = _config(demo_tfrec, tmp_path / "run", emoji_warmup_steps=5, train_steps=1,
+                     model=SRSConfig(hidden_dim=8, emb_dim=8, ablation="no_classify"))
+    assert config.warmup_steps == 0
+    trainer = Trainer(config, verbose=False)
+    head = trainer.encoder.get_layer("inception_sticker_encoder").emoji_classifier
+    before = _weights(head)
+    summary = trainer.train()
+    assert summary["step"] == 1
+    assert not _changed(before, _weights(head)), "no_classify must not train the emoji head"
+
+
+def test_nan_loss_stops_with_a_clear_message(demo_tfrec, tmp_path, monkeypatch):
+    import tensorflow as tf
+    from srs_tf.model import losses
+    from srs_tf.training.trainer import Trainer, TrainingDiverged
+
+    monkeypatch.setattr(losses, "hinge_loss", lambda scores, label, margin: tf.constant(float("nan")))
+    trainer = Trainer(_config(demo_tfrec, tmp_path / "run", emoji_warmup_steps=0), verbose=False)
+    with pytest.raises(TrainingDiverged, match="hinge_loss is nan at step 1"):
+        trainer.train()
+    marker = json.load(open(tmp_path / "run" / "diverged.json"))
+    assert marker["step"] == 1 and marker["loss"] == "hinge_loss"
+
+
+def test_same_seed_gives_identical_metrics(demo_tfrec, tmp_path):
+    args = ["--sticker_encoder=frozen", "--emoji_warmup_steps=1", "--warmup_batch_size=4",
+            "--train_steps=4", "--eval_examples=16", "--seed=7"]
+    results = []
+    for name in ("a", "b"):
+        run = tmp_path / name
+        subprocess.run(_train_cmd(demo_tfrec, run, *args), check=True, env=_env(),
+                       capture_output=True, timeout=300)
+        results.append(json.load(open(run / "train_summary.json"))["val"])
+    assert results[0] == results[1]
+
+
+def test_resume_after_sigkill_continues_the_step(demo_tfrec, tmp_path):
+    run = tmp_path / "run"
+    cmd = _train_cmd(demo_tfrec, run, "--sticker_encoder=frozen", "--emoji_warmup_steps=0",
+                     "--train_steps=400", "--checkpoint_every=2", "--eval_every=1000",
+                     "--eval_examples=8")
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    ckpt_dir = run / "ckpt"
+    deadline = time.time() + 240
+    killed_after = None
+    while time.time() < deadline:
+        steps = sorted(int(p.split("-")[1].split(".")[0]) for p in os.listdir(ckpt_dir)
+                       if p.endswith(".index")) if ckpt_dir.exists() else []
+        if steps and steps[-1] >= 6:
+            killed_after = steps[-1]
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.2)
+    proc.wait(timeout=30)
+    assert killed_after is not None, "no checkpoint appeared before the deadline"
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run / "train_summary.json").exists()
+
+    cmd_short = [a if not a.startswith("--train_steps") else "--train_steps=12" for a in cmd]
+    second = subprocess.run(cmd_short, env=_env(), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    out = second.stdout + second.stderr
+    resumed = [line for line in out.splitlines() if "resumed from" in line]
+    assert resumed, out
+    resumed_step = int(resumed[0].rsplit("step", 1)[1])
+    assert resumed_step >= killed_after >= 6
+    first_logged = [int(line.split("step ")[1].split()[0]) for line in out.splitlines()
+                    if line.startswith("[train] step")]
+    assert first_logged and first_logged[0] == resumed_step + 1, "the step continues, not restarts"
+    assert json.load(open(run / "train_summary.json"))["step"] == 12
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    run = tmp_path / "run"
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        cmd = _train_cmd(demo_tfrec, run, "--strategy=multi_worker", "--sticker_encoder=frozen",
+                         "--emoji_warmup_steps=1", "--warmup_batch_size=4", "--train_steps=3",
+                         "--eval_examples=8")
+        procs.append(subprocess.Popen(cmd, env=_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+    outputs = []
+    try:
+        for p in procs:
+            outputs.append(p.communicate(timeout=420)[0])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, out in zip(procs, outputs):
+        assert p.returncode == 0, out[-3000:]
+    summary = json.load(open(run / "train_summary.json"))
+    assert summary["step"] == 4
+    assert summary["config"]["strategy"] == "multi_worker"
+    assert (run / "ckpt" / "checkpoint").exists()
+
+
+def test_bad_flags_are_named(demo_tfrec, tmp_path):
+    result = subprocess.run(_train_cmd(demo_tfrec, tmp_path / "run", "--train_steps=-1"),
+                            env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "--train_steps" in result.stderr
+
+
+def test_resume_with_another_model_config_is_refused(demo_tfrec, tmp_path):
+    from srs_tf.training.trainer import Trainer
+
+    Trainer(_config(demo_tfrec, tmp_path / "run"), verbose=False)
+    from srs_tf.config import SRSConfig
+    with pytest.raises(ValueError, match="another model config"):
+        Trainer(_config(demo_tfrec, tmp_path / "run", model=SRSConfig(hidden_dim=12, emb_dim=8)),
+                verbose=False)
