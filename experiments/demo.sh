@@ -9,7 +9,7 @@
 # the paper's (Adam 1e-4, batch 32, hidden/embedding 100, 10 candidates).
 set -euo pipefail
 OUT=${1:-demo_run}
-WARMUP_STEPS=${WARMUP_STEPS:-60}
+WARMUP_STEPS=${WARMUP_STEPS:-120}
 TRAIN_STEPS=${TRAIN_STEPS:-1500}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 run() { python "$REPO/bin/$1" "${@:2}"; }
