@@ -64,10 +64,7 @@ def render_explanation(path: str, stickers: Sequence[np.ndarray], sticker_attent
       utterances: the context, one list of words per turn.
       word_attention: per turn, one weight per word (of the top sticker).
     """
-    import os
-    import tempfile
-
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     font = _font(16)
     tile = 160
@@ -94,15 +91,10 @@ def render_explanation(path: str, stickers: Sequence[np.ndarray], sticker_attent
             draw.text((x, y), word, fill="black", font=font)
             x = box[2] + 8
         y += line_h
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
-    os.close(fd)
-    try:
+    from srs_tf import atomic
+
+    with atomic.atomic_path(path) as tmp:
         canvas.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _font(size: int):

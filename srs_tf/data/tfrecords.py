@@ -36,6 +36,7 @@ import numpy as np
 from srs_tf.data import release as release_lib
 from srs_tf.data import stickers as stickers_lib
 from srs_tf.data.report import Counts, Progress, Report
+from srs_tf import atomic
 
 FORMAT_VERSION = 1
 NEGATIVES = ("random", "first")
@@ -387,13 +388,7 @@ def make_tfrecords(config: TFRecordsConfig) -> Report:
         report.write_json(os.path.join(tmp, REPORT_FILE))
 
         _check_output(out, config.overwrite)  # it may have appeared meanwhile
-        old = None
-        if os.path.exists(out):
-            old = os.path.join(parent, f".{os.path.basename(out)}.old-{os.getpid()}")
-            os.rename(out, old)
-        os.rename(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        atomic.replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

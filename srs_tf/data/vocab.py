@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from srs_tf import atomic
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
@@ -85,12 +86,11 @@ class Vocab:
     def save(self, path: str) -> None:
         """Writes the non-reserved entries in id order (``<token> <count>`` when a
         count is known, else ``<token>``); ``Vocab.load`` restores identical ids."""
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            for token in self._id_to_token[len(RESERVED_TOKENS):]:
-                count = self._counts.get(token)
-                f.write(f"{token} {count}\n" if count is not None else f"{token}\n")
-        os.replace(tmp, path)
+        lines = []
+        for token in self._id_to_token[len(RESERVED_TOKENS):]:
+            count = self._counts.get(token)
+            lines.append(f"{token} {count}\n" if count is not None else f"{token}\n")
+        atomic.write_text(path, "".join(lines))
 
     def __len__(self) -> int:
         return len(self._id_to_token)

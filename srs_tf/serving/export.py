@@ -50,6 +50,7 @@ import tensorflow as tf
 
 from srs_tf.config import SRSConfig
 from srs_tf.model.sticker_encoder import num_regions
+from srs_tf import atomic
 
 EXPORT_INFO_FILE = "srs_export.json"
 VOCAB_FILE = "vocab"
@@ -403,15 +404,7 @@ def export_atomic(model, config: SRSConfig, vocab: Sequence[str], emoji_vocab: S
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
     try:
         export_saved_model(model, config, vocab, emoji_vocab, tmp, metadata)
-        if os.path.lexists(export_dir):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.old-", dir=parent)
-            os.rmdir(old)
-            os.replace(export_dir, old)
-            os.replace(tmp, export_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, export_dir)
-        os.chmod(export_dir, 0o755)
+        atomic.replace_directory(tmp, export_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -36,6 +35,7 @@ from srs_tf.training import analysis
 from srs_tf.training import metrics
 from srs_tf.training import scores_file
 from srs_tf.training import significance
+from srs_tf import atomic
 
 
 def _as_pair(compare):
@@ -134,23 +134,7 @@ def to_json(obj, indent: Optional[int] = None) -> str:
 
 def write_json(path: str, obj) -> None:
     """Writes ``to_json(obj, indent=2)`` atomically (temporary file, rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp", dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(to_json(obj, indent=2) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic.write_text(path, to_json(obj, indent=2) + "\n")
 
 
 def _fmt(value) -> str:

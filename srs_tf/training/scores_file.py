@@ -23,13 +23,12 @@ renames it over the target, so a reader never sees a half-written file.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from typing import Tuple
 
 import numpy as np
 
 from srs_tf.training import metrics
+from srs_tf import atomic
 
 DEFAULT_LIST_SIZE = 10
 
@@ -130,21 +129,4 @@ def write_scores_file(path: str, scores, labels) -> None:
     text = "".join(
         f"{float(s)!r}\t{int(l)}\n"
         for s, l in zip(scores.reshape(-1), labels.reshape(-1)))
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic.write_text(path, text)

@@ -26,6 +26,7 @@ import keras
 
 from srs_tf.training.config import TrainConfig
 from srs_tf.training import distribute as dist
+from srs_tf import atomic
 
 
 class TrainingDiverged(RuntimeError):
@@ -502,7 +503,4 @@ def _heatmap_summary(first_batch: Dict, max_outputs: int = 6) -> None:
 
 
 def _write_json_atomic(path: str, value) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2, sort_keys=True, default=float)
-    os.replace(tmp, path)
+    atomic.write_json(path, value)

@@ -32,6 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from srs_tf.data.demo import artwork, dialogs, lexicon
+from srs_tf import atomic
 
 SPLITS = ("train", "val", "test")
 MIN_GT_SET_SIZE = 10  # a ground truth needs 9 same-set negatives
@@ -404,14 +405,7 @@ def _replace(tmp: str, out: str, overwrite: bool) -> None:
     if os.path.lexists(out):
         if not overwrite:
             raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-        old = tempfile.mkdtemp(prefix=os.path.basename(out) + ".old-", dir=os.path.dirname(out))
-        os.rmdir(old)
-        os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out)
-    os.chmod(out, 0o755)
+    atomic.replace_directory(tmp, out)
 
 
 def format_stats(stats: dict) -> str:
