@@ -27,6 +27,10 @@ def load_trainer(model_dir: str, data_dir: str = "", verbose: bool = False):
     config.model_dir = model_dir
     if data_dir:
         config.data_dir = data_dir
+    elif not os.path.isdir(config.data_dir):
+        raise FileNotFoundError(
+            f"{model_dir}: the run was trained on {config.data_dir}, which does not exist here; "
+            "pass --data_dir=TFREC")
     config.strategy = "default"
     config.mixed_precision = False
     # The checkpoint holds every weight: do not read (or download) the
