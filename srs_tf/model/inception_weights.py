@@ -53,11 +53,6 @@ SLIM_ROOT = "InceptionV3"
 RELEASE_ROOT = "image_encoder"
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_IMAGENET_NOTOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-_IMAGENET_NOTOP_HASH = "bcbd6486424b2319ff4ef7d526e38f63"
-_IMAGENET_NOTOP_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
-    + _IMAGENET_NOTOP_FILE)
 
 
 # --------------------------------------------------------------------------
@@ -567,9 +562,14 @@ def load_inception_weights(backbone, source: str) -> int:
     if source == "imagenet":
         import keras
 
-        path = keras.utils.get_file(_IMAGENET_NOTOP_FILE, _IMAGENET_NOTOP_URL,
-                                    cache_subdir="models", file_hash=_IMAGENET_NOTOP_HASH)
-        return _load_keras_file(backbone, path, FORMAT_IMAGENET)
+        # Keras' own weights: from its cache, or fetched by Keras itself where
+        # a network exists (SPEC §7); srs_tf never downloads anything.
+        reference = keras.applications.InceptionV3(
+            include_top=False, weights="imagenet", input_shape=tuple(backbone.input_shape[1:]))
+        weights = reference.get_weights()
+        backbone.set_weights(weights)
+        print(f"loaded {len(weights)} tensors from imagenet ({FORMAT_IMAGENET})")
+        return len(weights)
     if source in ("", "none"):
         raise ValueError("no pretrained weights requested (source=%r)" % source)
     if os.path.isfile(source) and (_is_hdf5(source) or source.endswith(".keras")):
