@@ -47,12 +47,12 @@ def configure_model(config: TrainConfig, meta: Dict) -> TrainConfig:
 
 
 def set_seed(seed: int) -> None:
-    """Seeds Python, numpy and TF, and asks TF for deterministic ops."""
+    """Seeds Python, numpy and TF. On CPU also asks TF for deterministic ops
+    (same seed -> identical metrics); on GPUs that is left off, since some
+    ops have no deterministic GPU kernel and would raise (untested here)."""
     keras.utils.set_random_seed(int(seed))
-    try:
+    if not tf.config.list_physical_devices("GPU"):
         tf.config.experimental.enable_op_determinism()
-    except Exception:  # pragma: no cover - older TF
-        pass
 
 
 class Progress:
