@@ -8,7 +8,10 @@ With `sticker_encoder="frozen"` the bank is encoded once after stage 1 and
 stage 2 trains only the matcher (eq. 2-16) on the cached representations.
 
 Everything needed to resume is in the checkpoint (model, optimizer, global
-step); rerunning the same command continues from the newest one.
+step, best validation MAP); rerunning the same command continues from the
+newest one. The input stream is not replayed on resume: it restarts with a
+seed derived from the resumed step, so a resumed run sees fresh shuffles and
+negatives rather than repeating the batches it already trained on.
 """
 
 from __future__ import annotations
