@@ -11,14 +11,14 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
 from srs_tf.config import SRSConfig
 from srs_tf.data.release import encode_context
 from srs_tf.data.vocab import Vocab
-from srs_tf.model import build_srs
 from srs_tf.serving import export as export_lib
 from srs_tf.training.config import TrainConfig
+
+from model_helpers import calibrated_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT = os.path.join(REPO, "bin", "export")
@@ -29,23 +29,6 @@ VOCAB = ["[PAD]", "[UNK]"] + WORDS
 EMOJI = ["[PAD]", "[UNK]", "😀", "😂", "😍", "😭", "😡", "👍"]
 STEP = 7
 VAL = {"MAP": 0.61, "R10@1": 0.42}
-
-
-def calibrated_model(config, seed=0):
-    """A random-weight SRS whose Inception batch-norm statistics are set from
-    a batch of random images, so different stickers get clearly different
-    scores (with the initial statistics every sticker scores the same to 1e-5)."""
-    keras.utils.set_random_seed(seed)
-    model = build_srs(config)
-    encoder = model.get_layer("sticker_encoder")
-    norms = [l for l in encoder._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    for layer in norms:
-        layer.momentum = 0.0
-    images = np.random.default_rng(seed).integers(0, 256, (8, 128, 128, 3), dtype=np.uint8)
-    encoder(images, training=True)
-    for layer in norms:
-        layer.momentum = 0.99
-    return model
 
 
 def make_inputs(seed=1, batch=2, candidates=5):

@@ -8,15 +8,15 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 from PIL import Image
 
 from srs_tf.config import SRSConfig
 from srs_tf.data.segment import segment_to_text
-from srs_tf.model import build_srs
 from srs_tf.serving import bench
 from srs_tf.serving import recommend as rec
 from srs_tf.serving.export import export_saved_model
+
+from model_helpers import calibrated_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECOMMEND = os.path.join(REPO, "bin", "recommend")
@@ -27,22 +27,6 @@ VOCAB = ["[PAD]", "[UNK]"] + WORDS
 EMOJI = ["[PAD]", "[UNK]", "😀", "😂", "😍", "😭", "😡", "👍"]
 NPY = 9
 PNG = 5
-
-
-def calibrated_model(config, seed=0):
-    """Random-weight SRS with Inception BN statistics taken from random images
-    (see tests/test_export.py), so stickers get clearly different scores."""
-    keras.utils.set_random_seed(seed)
-    model = build_srs(config)
-    encoder = model.get_layer("sticker_encoder")
-    norms = [l for l in encoder._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    for layer in norms:
-        layer.momentum = 0.0
-    encoder(np.random.default_rng(seed).integers(0, 256, (8, 128, 128, 3), dtype=np.uint8),
-            training=True)
-    for layer in norms:
-        layer.momentum = 0.99
-    return model
 
 
 @pytest.fixture(scope="module")

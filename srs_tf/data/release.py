@@ -76,6 +76,21 @@ class SkipLine(Exception):
         self.reason = reason
 
 
+def parse_mapping_line(line: str) -> Optional[Tuple[str, str]]:
+    """One ``emoji_mapping.txt`` line -> ``(sticker_id, emoji)``, stripped;
+    ``None`` for a blank line. Tab-separated as released; a space is accepted
+    too. The caller validates the id."""
+    line = line.rstrip("\r\n")
+    if not line.strip():
+        return None
+    if "\t" in line:
+        sid, emoji = line.split("\t", 1)
+    else:
+        parts = line.split(None, 1)
+        sid, emoji = parts[0], (parts[1] if len(parts) > 1 else "")
+    return sid.strip(), emoji.strip()
+
+
 @dataclasses.dataclass(frozen=True)
 class Turn:
     """One context message. Ids are decimal strings or ``None``."""
@@ -338,15 +353,10 @@ class Release:
         where_prefix = f"{STICKER_DIR}/{set_id}/{EMOJI_MAPPING_FILE}"
         with open(mapping, "r", encoding="utf-8-sig", errors="replace") as f:
             for line_no, line in enumerate(f, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
+                parsed = parse_mapping_line(line)
+                if parsed is None:
                     continue
-                if "\t" in line:
-                    sid, emo = line.split("\t", 1)
-                else:
-                    parts = line.split(None, 1)
-                    sid, emo = parts[0], (parts[1] if len(parts) > 1 else "")
-                sid = sid.strip()
+                sid, emo = parsed
                 if not _INT_RE.match(sid):
                     counts.skip(SKIP_MALFORMED_MAPPING_LINE, f"{where_prefix}:{line_no}")
                     continue

@@ -58,18 +58,14 @@ class StickerDir:
 
 def read_emoji_mapping(path: str) -> Dict[str, str]:
     """``<sticker_id>\\t<emoji>`` lines -> {sticker_id: emoji} (malformed lines ignored)."""
+    from srs_tf.data.release import parse_mapping_line
+
     mapping: Dict[str, str] = {}
     with open(path, "r", encoding="utf-8-sig", errors="replace") as f:
         for line in f:
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            if "\t" in line:
-                sid, emoji = line.split("\t", 1)
-            else:
-                parts = line.split(None, 1)
-                sid, emoji = parts[0], (parts[1] if len(parts) > 1 else "")
-            mapping.setdefault(sid.strip(), emoji.strip())
+            parsed = parse_mapping_line(line)
+            if parsed is not None:
+                mapping.setdefault(*parsed)
     return mapping
 
 

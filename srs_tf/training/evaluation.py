@@ -53,9 +53,6 @@ def score_split(data_dir: str, model_dir: str, split: str = "test", batch_size: 
     the sticker bank, for the SSIM analysis), and ``bank_images``, the bank's
     uint8 [K, S, S, 3] array, plus ``step``, the checkpoint's step.
     """
-    import numpy as np
-    from srs_tf.data import pipeline
-
     trainer = load_trainer(model_dir, data_dir)
     num_images = int(trainer.meta.get(f"{split}_examples", 0)) * trainer.config.model.num_candidates
     if len(trainer.bank) < num_images:
@@ -63,11 +60,6 @@ def score_split(data_dir: str, model_dir: str, split: str = "test", batch_size: 
         # candidate of every example; inference-mode scores are the same.
         trainer.frozen_features = trainer.encode_bank()
     result = trainer.score(split, batch_size=batch_size)
-    ids = []
-    for batch in pipeline.make_dataset(trainer.config.data_dir, split, batch_size=batch_size,
-                                       training=False, seed=trainer.config.seed, with_images=False,
-                                       repeat=False, drop_remainder=False):
-        ids.append(batch["candidate_ids"].numpy())
     return {"scores": result["scores"], "labels": result["label"], "num_turns": result["num_turns"],
-            "candidate_ids": np.concatenate(ids), "bank_images": trainer.bank.images,
+            "candidate_ids": result["candidate_ids"], "bank_images": trainer.bank.images,
             "step": trainer.step_restored}

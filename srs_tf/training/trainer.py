@@ -427,33 +427,37 @@ class Trainer:
     def score(self, split: str, max_examples: int = 0, batch_size: Optional[int] = None) -> Dict:
         """Scores a split's stored candidate lists.
 
-        Returns numpy arrays: scores [N, C], label [N], num_turns [N], plus the
-        attention outputs of the first batch (for heat-map summaries).
+        Returns numpy arrays: scores [N, C], label [N], num_turns [N],
+        candidate_ids [N, C], plus the first batch's images and attention (for
+        heat-map summaries).
         """
         from srs_tf.data import pipeline
 
         batch_size = batch_size or self.config.batch_size
+        cached = self.frozen_features is not None
+        # With cached features the images are only needed for the heat-maps of
+        # the first batch, so they are not gathered for every example.
         ds = pipeline.make_dataset(self.config.data_dir, split, batch_size=batch_size, training=False,
-                                   seed=self.config.seed, with_images=True, repeat=False,
+                                   seed=self.config.seed, with_images=not cached, repeat=False,
                                    drop_remainder=False, bank=self.bank, meta=self.meta)
         if max_examples:
             ds = ds.take(int(math.ceil(max_examples / batch_size)))
         infer = tf.function(lambda b: self.forward(b, training=False)[0], reduce_retracing=True)
-        scores, labels, turns, first = [], [], [], None
+        keys = ("context_ids", "num_turns", "candidate_ids") + (() if cached else ("candidates",))
+        scores, labels, turns, ids, first = [], [], [], [], None
         for batch in ds:
-            inputs = {k: batch[k] for k in ("context_ids", "num_turns", "candidate_ids", "candidates")}
-            if self.frozen_features is not None:
-                inputs.pop("candidates")
-            out = infer(inputs)
+            out = infer({k: batch[k] for k in keys})
             scores.append(out["scores"].numpy().astype(np.float32))
             labels.append(batch["label"].numpy())
             turns.append(batch["num_turns"].numpy())
+            ids.append(batch["candidate_ids"].numpy())
             if first is None:
-                first = {"candidates": batch["candidates"].numpy(), "label": batch["label"].numpy(),
-                         "num_turns": batch["num_turns"].numpy(),
+                images = (self.bank.gather(ids[-1]) if cached else batch["candidates"].numpy())
+                first = {"candidates": images, "label": labels[-1], "num_turns": turns[-1],
                          "sticker_attention": out["sticker_attention"].numpy().astype(np.float32)}
         return {"scores": np.concatenate(scores), "label": np.concatenate(labels),
-                "num_turns": np.concatenate(turns), "first_batch": first}
+                "num_turns": np.concatenate(turns), "candidate_ids": np.concatenate(ids),
+                "first_batch": first}
 
     def validate(self, step: int, write: bool = True) -> Dict:
         from srs_tf.training.metrics import compute_metrics
