@@ -216,32 +216,54 @@ def test_resume_with_another_model_config_is_refused(demo_tfrec, tmp_path):
                 verbose=False)
 
 
-def test_short_training_on_demo_data_learns_and_evaluates(demo_tfrec, tmp_path):
-    """A real (CPU-sized) training on the small demo benchmark ranks the
-    ground truth clearly above chance (R10@1 0.1, MAP 0.293), on validation
-    during training and on test through bin/evaluate."""
+# A demo build whose cues are all strong and recent (no cue-less, weak or
+# misleading contexts, no random labels, at most 5 turns): the signal a short
+# CPU training can pick up beyond sticker popularity. Calibration (2-core CPU,
+# frozen random-init encoder, Adam 3e-4): validation MAP 0.35-0.36 after 100
+# steps, 0.39-0.41 after 200, 0.47-0.49 after 300, 0.49 after 400 and 0.62
+# after 700 (seeds 1234 and 7); chance is 0.293, and a 400-example MAP has a
+# standard error of about 0.0135.
+LEARNABLE_DEMO = dict(num_sets=16, min_stickers=10, max_stickers=18, train_size=1600,
+                      val_size=400, test_size=400, seed=3, min_turns=2, max_turns=5,
+                      no_cue_fraction=0.0, weak_cue_fraction=0.0, misleading_fraction=0.0,
+                      random_label_fraction=0.0, duplicate_fraction=0.0)
+
+
+@pytest.fixture(scope="module")
+def learnable_tfrec(tmp_path_factory):
+    from srs_tf.data.demo.generate import DemoConfig, generate
+    from srs_tf.data.tfrecords import TFRecordsConfig, make_tfrecords
+
+    root = tmp_path_factory.mktemp("learnable")
+    generate(DemoConfig(output_dir=str(root / "DATA"), **LEARNABLE_DEMO))
+    make_tfrecords(TFRecordsConfig(data_dir=str(root / "DATA"), output_dir=str(root / "TFREC"),
+                                   context_len=5, progress=False))
+    return str(root / "TFREC")
+
+
+def test_short_training_on_demo_data_learns_and_evaluates(learnable_tfrec, tmp_path):
+    """A real (CPU-sized) bin/train run on demo data ranks the ground truth
+    far above chance (MAP 0.293, R10@1 0.1) and above what sticker
+    popularity alone gives on these builds (MAP about 0.38), on validation
+    during training and on the held-out test split through bin/evaluate."""
     run = tmp_path / "run"
     result = subprocess.run(
-        [PY, os.path.join(REPO, "bin", "train"), f"--data_dir={demo_tfrec}", f"--model_dir={run}",
-         "--sticker_encoder=frozen", "--emoji_warmup_steps=10", "--warmup_batch_size=32",
-         "--train_steps=120", "--eval_every=120", "--learning_rate=3e-4", "--log_every=40",
+        [PY, os.path.join(REPO, "bin", "train"), f"--data_dir={learnable_tfrec}",
+         f"--model_dir={run}", "--sticker_encoder=frozen", "--emoji_warmup_steps=0",
+         "--train_steps=400", "--eval_every=100", "--learning_rate=3e-4", "--log_every=100",
          "--seed=1234"], env=_env(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     best = json.load(open(run / "best.json"))["val"]
-    assert best["R10@1"] >= 0.15 and best["MAP"] >= 0.34, best
+    assert best["MAP"] >= 0.42 and best["R10@1"] >= 0.2, best
 
     result = subprocess.run(
-        [PY, os.path.join(REPO, "bin", "evaluate"), f"--data_dir={demo_tfrec}",
+        [PY, os.path.join(REPO, "bin", "evaluate"), f"--data_dir={learnable_tfrec}",
          f"--model_dir={run}", "--split=test", f"--scores_out={tmp_path / 'scores.tsv'}"],
         env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     test_metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    # The learning check is the validation one above (R10@1 >= 0.15 on 200
-    # examples is > 2 standard errors over chance). The 200-example test
-    # split moves by ~0.025 R10@1 with the training trajectory, so here only
-    # require that bin/evaluate scores the trained model above chance.
-    assert test_metrics["R10@1"] >= 0.11 and test_metrics["MAP"] >= 0.31, test_metrics
+    assert test_metrics["MAP"] >= 0.4 and test_metrics["R10@1"] >= 0.18, test_metrics
     report = json.load(open(run / "eval_test.json"))
-    assert report["num_examples"] == 200 and "by_turns" in report and "by_ssim" in report
+    assert report["num_examples"] == 400 and "by_turns" in report and "by_ssim" in report
     lines = open(tmp_path / "scores.tsv").read().splitlines()
-    assert len(lines) == 200 * 10 and sum(line.endswith("\t1") for line in lines) == 200
+    assert len(lines) == 400 * 10 and sum(line.endswith("\t1") for line in lines) == 400
