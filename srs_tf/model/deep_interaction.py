@@ -118,18 +118,21 @@ class DeepInteraction(keras.layers.Layer):
         hidden = self.hidden_dim
         w_region, w_word, w_product = (kernel[:hidden], kernel[hidden:2 * hidden],
                                        kernel[2 * hidden:])
-        # eq. 7: M[b, c, t, k, j] = w1.O_k + w2.h_j + (w3 * O_k).h_j
+        # eq. 7: M[b, c, k, t, j] = w1.O_k + w2.h_j + (w3 * O_k).h_j. The layout
+        # [B, C, R, T, L] is the natural output of one batched matmul
+        # ([B, C*R, H] x [B, H, T*L]), so the 5-D tensor is never transposed.
         region_term = ops.einsum("bckd,d->bck", regions, w_region)
         word_term = ops.einsum("btjd,d->btj", h, w_word)
-        relation = ops.einsum("bckd,btjd->bctkj", regions * w_product, h)
-        relation = (relation + region_term[:, :, None, :, None]
-                    + word_term[:, None, :, None, :])  # [B, C, T, R, L]
+        relation = ops.einsum("bckd,btjd->bcktj", regions * w_product, h)
+        relation = (relation + region_term[:, :, :, None, None]
+                    + word_term[:, None, None, :, :])  # [B, C, R, T, L]
 
         # eq. 8: utterance-wise attention, max over regions, softmax over real words.
-        word_scores = ops.max(ops.cast(relation, "float32"), axis=3)  # [B, C, T, L]
+        word_scores = ops.max(ops.cast(relation, "float32"), axis=2)  # [B, C, T, L]
         word_attention = masked_softmax(word_scores, mask_bct, axis=-1)
         # eq. 9: sticker-wise attention, max over real words, softmax over regions.
-        region_scores = masked_max(relation, ops.expand_dims(mask_bct, 3), axis=-1)  # [B,C,T,R]
+        region_scores = masked_max(relation, word_mask[:, None, None], axis=-1)  # [B, C, R, T]
+        region_scores = ops.transpose(region_scores, (0, 1, 3, 2))  # [B, C, T, R]
         turn_real = ops.expand_dims(ops.expand_dims(has_words, 1), -1)  # [B, 1, T, 1]
         sticker_attention = masked_softmax(region_scores, turn_real, axis=-1)
 
