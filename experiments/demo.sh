@@ -4,13 +4,19 @@
 # Each step is skipped when its output already exists, and training resumes,
 # so an interrupted `make demo` continues where it stopped.
 #
-# The CPU-sized config: the sticker encoder is frozen after a short emoji
-# warm-up (`--sticker_encoder=frozen`, docs/FIDELITY.md), everything else is
-# the paper's (Adam 1e-4, batch 32, hidden/embedding 100, 10 candidates).
+# The CPU-sized config (docs/RESULTS.md): the sticker encoder is frozen after a
+# short emoji warm-up (`--sticker_encoder=frozen`, docs/FIDELITY.md) and Adam
+# runs at 3e-4 instead of the paper's 1e-4, because the matcher needs about
+# 1,500 steps at 3e-4 to leave its initial plateau (measured with oracle
+# sticker features, experiments/oracle_features.py) and far more at 1e-4;
+# everything else is the paper's (batch 32, hidden/embedding 100, 10
+# candidates, margin 0.1). WARMUP_STEPS, TRAIN_STEPS and LEARNING_RATE
+# override the defaults.
 set -euo pipefail
 OUT=${1:-demo_run}
-WARMUP_STEPS=${WARMUP_STEPS:-120}
+WARMUP_STEPS=${WARMUP_STEPS:-20}
 TRAIN_STEPS=${TRAIN_STEPS:-1500}
+LEARNING_RATE=${LEARNING_RATE:-3e-4}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 run() { python "$REPO/bin/$1" "${@:2}"; }
 mkdir -p "$OUT"
@@ -35,7 +41,8 @@ fi
 stamp "3/5 training SRS (bin/train; resumes if interrupted)"
 run train --data_dir="$OUT/TFREC" --model_dir="$OUT/run" --sticker_encoder=frozen \
   --emoji_warmup_steps="$WARMUP_STEPS" --warmup_batch_size=32 --train_steps="$TRAIN_STEPS" \
-  --eval_every=500 --eval_examples=1000 --log_every=100 --checkpoint_every=250
+  --learning_rate="$LEARNING_RATE" --eval_every=500 --eval_examples=1000 --log_every=100 \
+  --checkpoint_every=250
 
 stamp "4/5 evaluating on the test split (bin/evaluate)"
 run evaluate --data_dir="$OUT/TFREC" --model_dir="$OUT/run" --split=test \

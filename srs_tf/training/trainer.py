@@ -90,7 +90,11 @@ class Trainer:
     """Builds SRS for a run directory and trains it (see module docstring)."""
 
     def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None,
-                 verbose: bool = True, readonly: bool = False):
+                 verbose: bool = True, readonly: bool = False, sticker_features=None):
+        """``sticker_features``: optional precomputed ``(regions [N, R, 768],
+        flat [N, 2048])`` for the N bank rows, used instead of encoding the
+        bank in frozen mode (diagnostics such as
+        ``srs_tf.data.demo.oracle_features``)."""
         from srs_tf.data import pipeline
 
         self.meta = pipeline.load_meta(config.data_dir)
@@ -112,6 +116,17 @@ class Trainer:
         self.total_steps = self.config.warmup_steps + self.joint_steps
         self._build()
         self.frozen_features = None
+        self._given_features = None
+        if sticker_features is not None:
+            if self.config.sticker_encoder != "frozen":
+                raise ValueError("sticker_features replace the encoded bank: they need "
+                                 "--sticker_encoder=frozen")
+            regions, flat = sticker_features
+            if regions.shape[0] != len(self.bank) or flat.shape[0] != len(self.bank):
+                raise ValueError(f"sticker_features have {regions.shape[0]}/{flat.shape[0]} rows, "
+                                 f"the bank {len(self.bank)}")
+            dtype = keras.mixed_precision.global_policy().compute_dtype
+            self._given_features = (tf.constant(regions, dtype=dtype), tf.constant(flat, dtype=dtype))
 
     # ------------------------------------------------------------------ setup
     @property
@@ -337,8 +352,12 @@ class Trainer:
         if step < warmup:
             step = self._run_warmup(step, warmup, data_seed)
         if step >= warmup and c.sticker_encoder == "frozen":
-            self._log("encoding the sticker bank once (frozen sticker encoder)")
-            self.frozen_features = self.encode_bank()
+            if self._given_features is not None:
+                self._log("using the given sticker features (frozen sticker encoder)")
+                self.frozen_features = self._given_features
+            else:
+                self._log("encoding the sticker bank once (frozen sticker encoder)")
+                self.frozen_features = self.encode_bank()
             if start_step <= warmup:  # a resumed run restored its statistics
                 self.set_feature_statistics(*self.frozen_features)
         if step < self.total_steps:
