@@ -19,7 +19,7 @@ demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash experiments/demo.sh $(DEMO_DIR)
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 tests
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -145,7 +145,7 @@ def test_bin_recommend_top_k_and_presegmented(exported, sticker_dir):
     assert bad.returncode == 2 and "non-empty utterance" in bad.stderr
 
 
-def test_recommender_batching_is_exact(exported, sticker_dir):
+def test_recommender_batching_does_not_change_scores(exported, sticker_dir):
     model = rec.Recommender(exported)
     stickers = rec.load_sticker_dir(sticker_dir)
     encoded = model.encode(stickers.images, batch_size=5)
@@ -153,7 +153,11 @@ def test_recommender_batching_is_exact(exported, sticker_dir):
     context = ["你好 w1", "", "开心 w2 w3 w4 w5 w6 w7 w8", "w9", "哈哈", "难过 w10"]
     one = model.rank(context, encoded, batch_size=100)
     chunked = model.rank(context, encoded, batch_size=3)
-    np.testing.assert_allclose(one.scores, chunked.scores, atol=1e-6)
+    # Same scores up to float32 summation order: the CPU kernels block a matmul differently
+    # for a batch of 3 and of 14 (CI saw 4.7e-6 on a score of 0.30). A batching bug (padding
+    # rows or another candidate's stickers leaking in) moves scores by orders of magnitude more.
+    np.testing.assert_allclose(one.scores, chunked.scores, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(one.sticker_attention, chunked.sticker_attention, atol=1e-5)
     np.testing.assert_array_equal(one.order, np.argsort(-one.scores, kind="stable"))
     assert one.num_turns == CFG.context_len
     assert one.context_words[0] == ["开心", "w2", "w3", "w4", "w5", "w6"]
