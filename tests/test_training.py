@@ -187,6 +187,32 @@ def _free_ports(n):
     return ports
 
 
+def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec, tmp_path):
+    """The GPU flags on CPU: MirroredStrategy (one CPU device) with float16 compute.
+    Both stages run, losses and metrics stay finite, and the checkpoint keeps
+    float32 weights (Keras' mixed policy: float16 compute, float32 variables)."""
+    import tensorflow as tf
+
+    run = tmp_path / "run"
+    result = subprocess.run(
+        _train_cmd(demo_tfrec, run, "--strategy=mirrored", "--mixed_precision",
+                   "--emoji_warmup_steps=1", "--warmup_batch_size=4", "--train_steps=2",
+                   "--eval_examples=16"),
+        env=_env(), capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.load(open(run / "train_summary.json"))
+    assert summary["config"]["strategy"] == "mirrored" and summary["config"]["mixed_precision"]
+    assert summary["step"] == 3 and np.isfinite(summary["val"]["MAP"])
+    losses = [float(line.split("L_r ")[1].split()[0]) for line in result.stdout.splitlines()
+              if line.startswith("[train] step")]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    reader = tf.train.load_checkpoint(str(run / "ckpt"))
+    dtypes = reader.get_variable_to_dtype_map()
+    weights = [name for name in dtypes
+               if name.startswith(("encoder/", "matcher/")) and "OPTIMIZER" not in name]
+    assert len(weights) > 100 and all(dtypes[name] == tf.float32 for name in weights)
+
+
 def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
