@@ -49,6 +49,7 @@ def main(argv):
     from srs_tf.data.demo.oracle_features import oracle_sticker_features
     from srs_tf.model.sticker_encoder import num_regions
     from srs_tf.training.config import TrainConfig
+    from srs_tf.training import paper_table
     from srs_tf.training.metrics import compute_metrics
     from srs_tf.training.trainer import Trainer
 
@@ -81,14 +82,12 @@ def main(argv):
     if os.path.exists(stats_path):
         with open(stats_path) as f:
             calibration = json.load(f).get("calibration", {})
+    rows = [("SRS matcher on oracle sticker features", test),
+            ("random ranking (expected)", paper_table.CHANCE)]
     print(f"\ntest split, best checkpoint (step {step}), {len(result['label'])} examples")
-    print(f"{'system':<44} {'MAP':>6} {'R10@1':>6} {'R10@2':>6} {'R10@5':>6}")
-    print(f"{'SRS matcher on oracle sticker features':<44} {test['MAP']:6.3f} {test['R10@1']:6.3f} "
-          f"{test['R10@2']:6.3f} {test['R10@5']:6.3f}")
+    print(paper_table.format_table(rows))
     if "cue_oracle_r10_at_1" in calibration:
-        print(f"{'cue oracle (docs/DEMO_DATA.md)':<44} {'':>6} "
-              f"{calibration['cue_oracle_r10_at_1']:6.3f}")
-    print(f"{'random ranking':<44} {0.293:6.3f} {0.1:6.3f} {0.2:6.3f} {0.5:6.3f}")
+        print(f"cue oracle (docs/DEMO_DATA.md): R10@1 {calibration['cue_oracle_r10_at_1']:.3f}")
     print(json.dumps({k: float(np.round(v, 4)) for k, v in test.items()}))
     return 0
 

@@ -128,14 +128,10 @@ def test_same_seed_gives_identical_metrics(demo_tfrec, tmp_path):
 
 
 def _latest_complete_checkpoint_step(ckpt_dir):
-    try:
-        state = (ckpt_dir / "checkpoint").read_text()
-    except FileNotFoundError:
-        return None
-    for line in state.splitlines():
-        if line.startswith("model_checkpoint_path:"):
-            return int(line.split('"')[1].rsplit("-", 1)[1])
-    return None
+    import tensorflow as tf
+
+    path = tf.train.latest_checkpoint(str(ckpt_dir))  # from the state file; None before any
+    return None if path is None else int(path.rsplit("-", 1)[1])
 
 
 def test_resume_after_sigkill_continues_the_step(demo_tfrec, tmp_path):

@@ -21,9 +21,6 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-REGION_DIM = 768
-FLAT_DIM = 2048
-
 
 def depicted_emoji(data_dir: str) -> Dict[Tuple[str, str], str]:
     """``(sticker_set_id, sticker_id)`` (strings) -> the emoji the picture shows."""
@@ -52,6 +49,8 @@ def oracle_sticker_features(data_dir: str, bank, num_regions: int = 36, seed: in
       num_regions: R (36 at 128 px).
       seed: seed of the directions and the noise.
     """
+    from srs_tf.model.sticker_encoder import FLAT_DIM, REGION_DIM  # the encoder's output sizes
+
     depicts = depicted_emoji(data_dir)
     rng = np.random.default_rng(seed)
     emoji = sorted(set(depicts.values()))
