@@ -11,6 +11,13 @@ REGION_LAYER = "mixed7"
 REGION_DIM = 768
 FLAT_DIM = 2048
 MIN_IMAGE_SIZE = 75  # smallest input Keras' InceptionV3 accepts
+# Inception-v3's blocks in order; `--upper_from` names the first block that
+# trains in the `upper` sticker-encoder mode (docs/FIDELITY.md). The cut lies
+# at or below REGION_LAYER (the region map O is computed from the cache), and
+# mixed3 to mixed7 all output the 6x6x768 grid at 128 px, so every choice
+# caches activations of the same size.
+BLOCKS = tuple(f"mixed{i}" for i in range(11))
+UPPER_FROM_CHOICES = tuple(f"mixed{i}" for i in range(4, 9))
 
 
 def region_grid_size(image_size: int) -> int:
@@ -133,6 +140,58 @@ class StickerEncoder(keras.layers.Layer):
         batch = images_shape[0]
         return ((batch, self.num_regions, REGION_DIM), (batch, FLAT_DIM),
                 (batch, self.emoji_vocab_size))
+
+    # ------------------------------------------------- the `upper` encoder mode
+    def lower_blocks(self, upper_from: str) -> keras.Model:
+        """Pixels -> the activations that feed block ``upper_from``.
+
+        The returned model takes the stickers as ``call`` does (0-255 pixel
+        values) and applies the inception preprocessing itself. It shares its
+        layers (and so its variables) with this encoder.
+        """
+        cut = self._cut_layer(upper_from)
+        pixels = keras.Input((self.image_size, self.image_size, 3), name="images")
+        lower = keras.Model(self.backbone.input, self.backbone.get_layer(cut).output,
+                            name=f"inception_v3_to_{cut}")
+        activations = lower(pixels / 127.5 - 1.0)
+        return keras.Model(pixels, activations, name=f"lower_blocks_to_{cut}")
+
+    def upper_blocks(self, upper_from: str) -> keras.Model:
+        """Activations of ``lower_blocks(upper_from)`` -> ``(regions, flat,
+        emoji_logits)``, exactly the rest of ``call``.
+
+        Keras cannot cut a functional model at an inner tensor, so the layers
+        from ``upper_from`` on are called again on a new input (the same layer
+        objects: the variables are shared with this encoder).
+        """
+        cut = self._cut_layer(upper_from)
+        cut_tensor = self.backbone.get_layer(cut).output
+        activations = keras.Input(tuple(cut_tensor.shape[1:]), name=f"{cut}_activations")
+        tensors = {id(cut_tensor): activations}
+        # _nodes_by_depth: Keras' own topological order (deepest = nearest the input).
+        for depth in sorted(self.backbone._nodes_by_depth, reverse=True):
+            for node in self.backbone._nodes_by_depth[depth]:
+                inputs = node.input_tensors
+                if (any(id(t) in tensors for t in node.outputs) or not inputs
+                        or not all(id(t) in tensors for t in inputs)):
+                    continue
+                args, kwargs = node.arguments.fill_in(tensors)
+                outputs = keras.tree.flatten(node.operation(*args, **kwargs))
+                for symbolic, value in zip(node.outputs, outputs):
+                    tensors[id(symbolic)] = value
+        region_map = tensors[id(self.backbone.get_layer(REGION_LAYER).output)]
+        last = tensors[id(self.backbone.output)]
+        regions = keras.layers.Reshape((self.num_regions, REGION_DIM))(region_map)
+        flat = keras.layers.GlobalAveragePooling2D()(last)
+        return keras.Model(activations, [regions, flat, self.emoji_classifier(flat)],
+                           name=f"upper_blocks_from_{upper_from}")
+
+    def _cut_layer(self, upper_from: str) -> str:
+        """Name of the block whose output feeds ``upper_from``."""
+        if upper_from not in UPPER_FROM_CHOICES:
+            raise ValueError(f"upper_from={upper_from!r} is not one of "
+                             f"{', '.join(UPPER_FROM_CHOICES)}")
+        return BLOCKS[BLOCKS.index(upper_from) - 1]
 
     def get_config(self):
         config = super().get_config()

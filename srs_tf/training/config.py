@@ -9,7 +9,7 @@ from typing import Any, Dict
 from srs_tf.config import SRSConfig
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
-STICKER_ENCODER_MODES = ("finetune", "frozen")
+STICKER_ENCODER_MODES = ("finetune", "frozen", "upper")
 LR_SCHEDULES = ("constant", "polynomial")
 
 
@@ -34,7 +34,12 @@ class TrainConfig:
         number of candidate images of a joint step).
       sticker_encoder: "finetune" (paper) trains Inception jointly;
         "frozen" encodes the sticker bank once after the warm-up and trains
-        only the rest of SRS (fast CPU mode).
+        only the rest of SRS (fast CPU mode); "upper" caches the lower
+        Inception blocks once per sticker, lets the warm-up train the blocks
+        from `upper_from` on (and the emoji head) on the cache, then trains
+        the rest of SRS as "frozen" does (srs_tf.training.upper_blocks).
+      upper_from: first Inception block trained in the "upper" mode
+        (mixed4 .. mixed8: the region map O, mixed7, is computed from the cache).
       eval_every: validate every this many joint steps (0 = once per epoch).
       eval_examples: cap on validation examples per validation (0 = all).
       checkpoint_every: save a resumable checkpoint every this many steps.
@@ -60,6 +65,7 @@ class TrainConfig:
     emoji_warmup_steps: int = 1000
     warmup_batch_size: int = 320
     sticker_encoder: str = "finetune"
+    upper_from: str = "mixed8"
     eval_every: int = 0
     eval_examples: int = 0
     checkpoint_every: int = 200
@@ -82,6 +88,11 @@ class TrainConfig:
         for name, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"--{name}={value!r} is not one of {', '.join(allowed)}")
+        from srs_tf.model.sticker_encoder import UPPER_FROM_CHOICES
+
+        if self.upper_from not in UPPER_FROM_CHOICES:
+            raise ValueError(f"--upper_from={self.upper_from!r} is not one of "
+                             f"{', '.join(UPPER_FROM_CHOICES)}")
         for name in ("batch_size", "warmup_batch_size", "checkpoint_every", "log_every"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)!r}")

@@ -6,6 +6,11 @@ Two stages, as the release code:
   2. joint training: L_r (eq. 17) + L_s train everything.
 With `sticker_encoder="frozen"` the bank is encoded once after stage 1 and
 stage 2 trains only the matcher (eq. 2-16) on the cached representations.
+With `sticker_encoder="upper"` stage 1 trains only the upper Inception blocks
+on cached lower-block activations (srs_tf.training.upper_blocks); stage 2 is
+the frozen mode's. A randomly initialised backbone gets its batch-norm moving
+statistics calibrated on the bank before anything is encoded in inference
+mode (both cached modes).
 
 Everything needed to resume is in the checkpoint (model, optimizer, global
 step, best validation MAP); rerunning the same command continues from the
@@ -349,16 +354,24 @@ class Trainer:
                   f"{self.steps_per_epoch} steps per epoch, batch {c.batch_size}")
         data_seed = c.seed + 7919 * start_step
         step = start_step
+        fresh = start_step <= warmup  # BN statistics not yet final in a checkpoint
         if step < warmup:
-            step = self._run_warmup(step, warmup, data_seed)
-        if step >= warmup and c.sticker_encoder == "frozen":
+            if c.sticker_encoder == "upper":
+                step = self._run_upper_warmup(step, warmup, data_seed)
+            else:
+                step = self._run_warmup(step, warmup, data_seed)
+        if step >= warmup and c.sticker_encoder in ("frozen", "upper"):
             if self._given_features is not None:
                 self._log("using the given sticker features (frozen sticker encoder)")
                 self.frozen_features = self._given_features
+            elif c.sticker_encoder == "upper":
+                self.frozen_features = self._encode_bank_upper(calibrate=fresh)
             else:
+                if fresh and self._needs_calibration():
+                    self.calibrate_batch_norm()
                 self._log("encoding the sticker bank once (frozen sticker encoder)")
                 self.frozen_features = self.encode_bank()
-            if start_step <= warmup:  # a resumed run restored its statistics
+            if fresh:  # a resumed run restored its statistics
                 self.set_feature_statistics(*self.frozen_features)
         if step < self.total_steps:
             step = self._run_joint(step, data_seed)
@@ -369,6 +382,128 @@ class Trainer:
         if self.chief:
             _write_json_atomic(os.path.join(c.model_dir, "train_summary.json"), summary)
         return summary
+
+    # ------------------------------------------- batch norm and the upper mode
+    @property
+    def inception(self):
+        """The StickerEncoder layer (Inception-v3 + emoji head)."""
+        return self.encoder.get_layer("inception_sticker_encoder")
+
+    def _needs_calibration(self) -> bool:
+        """A random-init backbone's BN has never seen data (docs/FIDELITY.md)."""
+        return not self.inception.freeze_batch_norm
+
+    def calibrate_batch_norm(self, num_batches: int = 8, batch_size: int = 64) -> None:
+        """Sets every Inception BN layer's moving statistics from bank stickers."""
+        from srs_tf.training import upper_blocks
+
+        layers = upper_blocks.batch_norm_layers(self.inception.backbone)
+        rows = upper_blocks.calibration_batches(len(self.bank), batch_size, num_batches,
+                                                self.config.seed)
+        start = time.time()
+        n = upper_blocks.calibrate_batch_norm(
+            layers, lambda r: self.inception(tf.constant(self.bank.images[r]), training=True),
+            rows)
+        self._log(f"calibrated {len(layers)} batch-norm layers on {n} batches of "
+                  f"{batch_size} bank stickers ({time.time() - start:.0f}s)")
+
+    def upper_parts(self):
+        """(lower, upper) Keras models of the `upper` mode, built once."""
+        if getattr(self, "_upper_parts", None) is None:
+            cut = self.config.upper_from
+            self._upper_parts = (self.inception.lower_blocks(cut), self.inception.upper_blocks(cut))
+        return self._upper_parts
+
+    def lower_cache(self, calibrate: bool) -> np.ndarray:
+        """Lower-block activations of every bank sticker (built or reused)."""
+        from srs_tf.training import upper_blocks
+
+        if calibrate and self._needs_calibration():
+            self.calibrate_batch_norm()
+        lower, _ = self.upper_parts()
+        expected = {"upper_from": self.config.upper_from, "rows": len(self.bank),
+                    "lower_weights": upper_blocks.weights_fingerprint(lower.variables)}
+        cache = upper_blocks.LowerCache(self.save_dir)
+        activations = cache.load(expected)
+        if activations is None:
+            self._log(f"caching the lower Inception blocks (up to {self.config.upper_from}) "
+                      f"for {len(self.bank)} stickers")
+            activations = cache.build(lower, self.bank.images, expected, log=self._log)
+        else:
+            self._log(f"reusing the lower-block cache {cache.path}")
+        return activations
+
+    def _upper_warmup_step(self, activations, emoji):
+        from srs_tf.model.losses import emoji_loss
+
+        _, upper = self.upper_parts()
+        training = not self.inception.freeze_batch_norm
+
+        def replica_fn(activations, emoji):
+            with tf.GradientTape() as tape:
+                _, _, logits = upper(activations, training=training)
+                loss = emoji_loss(logits[:, None, :], emoji[:, None])
+                scaled = loss / self.strategy.num_replicas_in_sync
+            self._apply(tape, scaled, upper.trainable_variables)
+            return loss
+
+        per_replica = self.strategy.run(replica_fn, args=(activations, emoji))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+    def _run_upper_warmup(self, step: int, warmup: int, seed: int) -> int:
+        """Stage 1 of the `upper` mode: L_s on cached lower activations."""
+        c = self.config
+        activations = self.lower_cache(calibrate=step == 0)
+        known = np.flatnonzero(np.asarray(self.bank.emoji_id) >= 2)
+        if known.size == 0:
+            raise ValueError(f"{c.data_dir}: no sticker in the bank has a known emoji; "
+                             "train with --ablation=no_classify or --emoji_warmup_steps=0")
+        emoji_ids = np.asarray(self.bank.emoji_id, dtype=np.int32)
+        rng = np.random.default_rng(seed)
+        size = c.warmup_batch_size
+        step_fn = tf.function(self._upper_warmup_step)
+        progress = Progress(warmup, c.log_every, "emoji warm-up (upper blocks)", size,
+                            self.verbose and self.chief, start=step)
+        while step < warmup:
+            idx = np.sort(rng.choice(known, size=size, replace=known.size < size))
+            batch = tf.constant(np.asarray(activations[idx], dtype=np.float32))
+            loss = float(step_fn(batch, tf.constant(emoji_ids[idx])))
+            step += 1
+            self.step.assign(step)
+            self._check_finite(step, emoji_loss=loss)
+            if step % c.log_every == 0 or step == warmup:
+                rate = progress.rate(step)
+                progress.show(step, step, f"L_s {loss:.4f}", rate)
+                with self.writer.as_default(step=step):
+                    tf.summary.scalar("loss/emoji", loss)
+                    tf.summary.scalar("stickers_per_sec", rate)
+            if step % c.checkpoint_every == 0 or step == warmup:
+                self._save(force=True)
+        return step
+
+    def _encode_bank_upper(self, calibrate: bool, batch_size: int = 256):
+        """The bank through the trained upper blocks (after stage 1)."""
+        from srs_tf.training import upper_blocks
+
+        activations = self.lower_cache(calibrate=False)
+        _, upper = self.upper_parts()
+        if calibrate and self._needs_calibration():
+            layers = upper_blocks.batch_norm_layers(upper)
+            rows = upper_blocks.calibration_batches(len(self.bank), 256, 8, self.config.seed)
+            upper_blocks.calibrate_batch_norm(
+                layers, lambda r: upper(tf.constant(np.asarray(activations[r], np.float32)),
+                                        training=True), rows)
+            self._log(f"calibrated the {len(layers)} batch-norm layers of the upper blocks")
+        self._log("encoding the sticker bank through the trained upper blocks")
+        encode = tf.function(lambda a: upper(a, training=False)[:2])
+        regions, flats = [], []
+        for start in range(0, len(self.bank), batch_size):
+            r, f = encode(tf.constant(np.asarray(activations[start:start + batch_size], np.float32)))
+            regions.append(r.numpy().astype(np.float16))
+            flats.append(f.numpy().astype(np.float16))
+        dtype = keras.mixed_precision.global_policy().compute_dtype
+        return (tf.constant(np.concatenate(regions), dtype=dtype),
+                tf.constant(np.concatenate(flats), dtype=dtype))
 
     def _check_finite(self, step: int, **losses) -> None:
         for name, value in losses.items():

@@ -1,0 +1,143 @@
+"""The `upper` sticker-encoder mode: cached lower blocks, trained upper blocks.
+
+Training all of Inception-v3 on a CPU is far too slow (about one example a
+second on the project's 2-core machine). In this mode the lower blocks of
+Inception-v3 (up to the block before ``upper_from``) run once per sticker;
+their activations are cached on disk (memory-mapped, so the full release's
+174,695 stickers need no more RAM than the pages in use). The emoji warm-up
+(paper §5.2, ``L_s``) then trains only the upper blocks and the emoji head
+on the cached activations, after which the bank is encoded once more through
+the trained upper blocks and the matcher trains on those representations as
+in the ``frozen`` mode. docs/FIDELITY.md lists this as a compute-saving
+deviation; ``finetune`` stays the paper's setting.
+
+Batch normalisation. A randomly initialised backbone (``no_pretrain``, or
+``--inception_weights=none``) has moving statistics that were never
+computed (mean 0, variance 1). Before anything is encoded in inference
+mode, ``calibrate_batch_norm`` sets every BN layer's moving statistics to the
+average of its batch statistics over a sample of the bank, so that
+inference-mode encodings (the cache, the encoded bank, the exported model)
+normalise with statistics of the data. A pretrained backbone keeps its own
+statistics and runs BN in inference mode throughout (the Keras fine-tuning
+convention, as in every other mode).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from typing import Callable, Iterable, List, Optional
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from srs_tf import atomic
+
+CACHE_DIR = "lower_cache"
+CACHE_FILE = "activations.npy"
+CACHE_META = "meta.json"
+
+
+def batch_norm_layers(model: keras.Model) -> List[keras.layers.BatchNormalization]:
+    """Every BatchNormalization layer of ``model`` (nested models included)."""
+    found = []
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+    return found
+
+
+def calibrate_batch_norm(layers: List[keras.layers.BatchNormalization],
+                         forward: Callable[[np.ndarray], object],
+                         batches: Iterable[np.ndarray]) -> int:
+    """Sets the moving statistics of ``layers`` to the mean of their batch statistics.
+
+    ``forward(batch)`` must run the network containing ``layers`` in training
+    mode (batch statistics) eagerly. For batch ``i`` (from 0) each layer's
+    momentum is set to ``i / (i + 1)``, so after ``n`` batches the moving mean
+    and variance are the plain averages of the ``n`` batch means and
+    variances. The momenta are restored afterwards. Returns ``n``.
+    """
+    momenta = [layer.momentum for layer in layers]
+    count = 0
+    try:
+        for count, batch in enumerate(batches, start=1):
+            for layer in layers:
+                layer.momentum = (count - 1) / count
+            forward(batch)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return count
+
+
+def calibration_batches(num_rows: int, batch_size: int, num_batches: int, seed: int):
+    """Row indices of ``num_batches`` random batches (sorted within a batch,
+    for memory-mapped reads), drawn without replacement while rows last."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(num_rows)
+    batches = []
+    for i in range(num_batches):
+        rows = order[i * batch_size:(i + 1) * batch_size]
+        if rows.size < max(2, batch_size // 2):
+            break
+        batches.append(np.sort(rows))
+    return batches
+
+
+def weights_fingerprint(variables) -> str:
+    """A short hash of variable values (which lower blocks made a cache)."""
+    digest = hashlib.sha256()
+    for variable in variables:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
+    return digest.hexdigest()[:16]
+
+
+class LowerCache:
+    """Activations of the lower blocks for every bank sticker, on disk.
+
+    ``RUN/lower_cache/activations.npy`` (float16 ``[N, h, w, c]``) is written
+    under a temporary name and renamed when complete, with ``meta.json``
+    naming the cut, the row count and a fingerprint of the lower blocks'
+    weights; a cache whose meta does not match is rebuilt, never reused.
+    """
+
+    def __init__(self, run_dir: str):
+        self.dir = os.path.join(run_dir, CACHE_DIR)
+        self.path = os.path.join(self.dir, CACHE_FILE)
+        self.meta_path = os.path.join(self.dir, CACHE_META)
+
+    def load(self, expected: dict) -> Optional[np.ndarray]:
+        """The cached array (memory-mapped) if its meta equals ``expected``."""
+        if not (os.path.isfile(self.path) and os.path.isfile(self.meta_path)):
+            return None
+        with open(self.meta_path) as f:
+            if json.load(f) != expected:
+                return None
+        return np.load(self.path, mmap_mode="r")
+
+    def build(self, lower: keras.Model, images: np.ndarray, expected: dict,
+              batch_size: int = 64, log: Callable[[str], None] = print) -> np.ndarray:
+        """Runs ``lower`` (inference mode) over ``images`` and stores the result."""
+        os.makedirs(self.dir, exist_ok=True)
+        n = int(images.shape[0])
+        shape = (n,) + tuple(int(d) for d in lower.output.shape[1:])
+        tmp = self.path + f".tmp-{os.getpid()}.npy"
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
+        encode = tf.function(lambda x: lower(x, training=False))
+        start = time.time()
+        for i in range(0, n, batch_size):
+            out[i:i + batch_size] = encode(tf.constant(images[i:i + batch_size])).numpy()
+            done = min(i + batch_size, n)
+            if (i // batch_size + 1) % 20 == 0 or done == n:
+                rate = done / max(time.time() - start, 1e-9)
+                log(f"[lower cache] {done}/{n} stickers {rate:.1f} stickers/s "
+                    f"ETA {time.strftime('%H:%M:%S', time.gmtime((n - done) / max(rate, 1e-9)))}")
+        out.flush()
+        del out
+        os.replace(tmp, self.path)
+        atomic.write_json(self.meta_path, expected)
+        return np.load(self.path, mmap_mode="r")
