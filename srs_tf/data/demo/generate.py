@@ -27,12 +27,13 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from srs_tf.data.demo import artwork, dialogs, lexicon
 from srs_tf import atomic
+from srs_tf.training import analysis
 
 SPLITS = ("train", "val", "test")
 MIN_GT_SET_SIZE = 10  # a ground truth needs 9 same-set negatives
@@ -121,7 +122,52 @@ class _Progress:
 
 
 # --------------------------------------------------------------- planning
+def _plan_stream_style_draws(rng: np.random.Generator, n_mascots: int) -> Tuple[float, int]:
+    """Repeats the draws that the set style took from the plan stream before the
+    styles were recalibrated (styles and poses now come from a stream of their
+    own), so that a seed keeps its set sizes, emoji, labels, ids,
+    popularities and therefore its dialogs.  Returns the old (max_rotation,
+    jitter), on which the per-sticker draws of
+    :func:`_plan_stream_variant_draws` depend."""
+    def draw(n_uniform: int) -> None:
+        for _ in range(n_uniform):
+            rng.random()
+    rng.integers(7)                                       # background
+    draw(1)                                               # two-tone
+    if rng.random() >= 0.45:                              # hue rotation
+        rng.integers(20, 236)
+    rng.choice(6, p=[0.3, 0.14, 0.14, 0.14, 0.1, 0.18])   # accessory
+    draw(3 + 3 + 1)                                       # two colours, scale
+    rng.integers(-10, 11)                                 # offset
+    rng.integers(-10, 11)
+    draw(1 + 3)                                           # saturation, two-tone colour
+    rng.choice([0, 0, 2, 3, 4])                           # outline
+    if rng.random() >= 0.7:                               # outline colour
+        draw(3)
+    rng.choice([0, 0, 0, 3, 5, 8])                        # frame
+    draw(3 + 3)                                           # frame and accessory colours
+    rng.integers(4)                                       # corner
+    rng.integers(n_mascots)                               # mascot
+    max_rotation = float(rng.choice([0.0, 5.0, 10.0, 15.0]))
+    jitter = int(rng.choice([0, 2, 4]))
+    return max_rotation, jitter
+
+
+def _plan_stream_variant_draws(rng: np.random.Generator, max_rotation: float,
+                               jitter: int) -> None:
+    """The per-sticker counterpart of :func:`_plan_stream_style_draws`."""
+    if max_rotation:
+        rng.random()                                      # angle
+    rng.random()                                          # scale
+    rng.integers(-jitter, jitter + 1)                     # offset
+    rng.integers(-jitter, jitter + 1)
+
+
 def plan_sets(cfg: DemoConfig, rng: np.random.Generator) -> List[SetPlan]:
+    """Sizes, emoji, labels, ids and popularities from ``rng``; the drawing
+    styles and per-sticker poses from a child stream spawned from it (which
+    does not advance ``rng``)."""
+    art_rng = rng.spawn(1)[0]
     pool = [e for e, _ in lexicon.pool()]
     groups = [lexicon.group_of(e).name for e in pool]
     group_names = [g.name for g in lexicon.GROUPS]
@@ -139,7 +185,8 @@ def plan_sets(cfg: DemoConfig, rng: np.random.Generator) -> List[SetPlan]:
     plans = []
     for s in range(cfg.num_sets):
         size = int(rng.integers(cfg.min_stickers, cfg.max_stickers + 1))
-        style = artwork.random_style(rng, lexicon.MASCOTS)
+        legacy = _plan_stream_style_draws(rng, len(lexicon.MASCOTS))
+        style = artwork.random_style(art_rng, lexicon.MASCOTS)
         # Mild themes: each set prefers some meanings over others.
         theme = dict(zip(group_names, rng.gamma(3.0, 1.0, size=len(group_names))))
         w = np.array([theme[g] for g in groups])
@@ -161,9 +208,11 @@ def plan_sets(cfg: DemoConfig, rng: np.random.Generator) -> List[SetPlan]:
                 g = lexicon.group_of(e).name
                 others = [x for x, gx in zip(pool, groups) if gx != g]
                 label = others[int(rng.integers(len(others)))]
+            sticker_id = new_id()
+            _plan_stream_variant_draws(rng, *legacy)
             stickers.append(StickerPlan(
-                sticker_id=new_id(), depicts=e, label=label,
-                variant=artwork.random_variant(rng, style, mirror=dup),
+                sticker_id=sticker_id, depicts=e, label=label,
+                variant=artwork.random_variant(art_rng, style, mirror=dup),
                 popularity=float(rng.lognormal(0.0, 0.5)) * lexicon.group_of(e).weight))
         plans.append(SetPlan(set_id=new_id(), style=style, random_labels=random_labels,
                              popularity=float(rng.lognormal(0.0, 0.6)), stickers=stickers))
@@ -309,17 +358,27 @@ def compute_stats(cfg: DemoConfig, plans, splits, rng: np.random.Generator,
                 dialogs.cue_oracle_scores(texts, [c.depicts for c in cands]), 0))
             pri = np.array([group_freq[lexicon.group_of(c.depicts).name] for c in cands], float)
             prior.append(dialogs.recall_at_1(pri, 0))
-            if len(ssim) < ssim_examples * 9:
-                ssim.extend(_candidate_ssim(root, p.set_id, [c.sticker_id for c in cands]))
+            if len(ssim) < ssim_examples:
+                ssim.append(_candidate_ssim(root, p.set_id, [c.sticker_id for c in cands]))
         stats["calibration"] = {
             "split": "test" if splits.get("test") else "val",
             "chance_r10_at_1": 0.1,
             "cue_oracle_r10_at_1": round(float(np.mean(oracle)), 3),
             "text_blind_group_prior_r10_at_1": round(float(np.mean(prior)), 3),
             "mean_gt_negative_ssim": round(float(np.mean(ssim)), 3),
-            "ssim_examples": len(ssim) // 9,
+            "gt_negative_ssim_buckets": _ssim_buckets(np.mean(ssim, axis=1)),
+            "ssim_examples": len(ssim),
         }
     return stats
+
+
+def _ssim_buckets(per_example: np.ndarray) -> Dict[str, float]:
+    """Fraction of the examples in each of the paper's Figure 2 buckets of the
+    mean ground-truth/negative SSIM (values <= 0 count in the first)."""
+    counts = np.bincount(analysis.ssim_bucket(per_example),
+                         minlength=len(analysis.SSIM_BUCKET_NAMES))
+    return {name: round(float(c) / len(per_example), 3)
+            for name, c in zip(analysis.SSIM_BUCKET_NAMES, counts)}
 
 
 def _candidate_ssim(root: str, set_id: int, sticker_ids: Sequence[int]) -> List[float]:
@@ -425,6 +484,10 @@ def format_stats(stats: dict) -> str:
                      f"{cal['cue_oracle_r10_at_1']}, text-blind group prior "
                      f"{cal['text_blind_group_prior_r10_at_1']}, mean SSIM ground truth vs "
                      f"negatives {cal['mean_gt_negative_ssim']} (paper: 0.258)")
+        buckets = cal.get("gt_negative_ssim_buckets")
+        if buckets:
+            lines.append(f"SSIM buckets (Figure 2; {cal['ssim_examples']} examples): " + "  ".join(
+                f"{k} {v:.3f}" for k, v in buckets.items()))
     return "\n".join(lines)
 
 
