@@ -44,6 +44,7 @@ from srs_tf.model.feature_normalization import StickerFeatureNormalization
 from srs_tf.model.fusion import FusionNetwork, TurnMask
 from srs_tf.model.sticker_encoder import FLAT_DIM, REGION_DIM, StickerEncoder, num_regions
 from srs_tf.model.utterance_encoder import UtteranceEncoder
+from srs_tf.model.word_trim import PadWords, TrimWords
 
 
 def uses_emoji_loss(config: SRSConfig) -> bool:
@@ -89,13 +90,15 @@ class SplitCandidates(keras.layers.Layer):
                                  dtype=inputs.dtype)
 
 
-def build_sticker_encoder(config: SRSConfig) -> keras.Model:
+def build_sticker_encoder(config: SRSConfig, load_inception_weights: bool = True) -> keras.Model:
     """Eq. 1 + emoji classifier: uint8 ``[N, S, S, 3]`` -> dict (see module doc).
 
     ``config.inception_weights`` is used when ``config.pretrained`` (not for
     ``no_pretrain``); BN runs in inference mode exactly when pretrained.
+    ``load_inception_weights=False`` builds the same network without reading
+    the weight file (for a model about to be restored from a checkpoint).
     """
-    weights = config.inception_weights if config.pretrained else "none"
+    weights = config.inception_weights if config.pretrained and load_inception_weights else "none"
     size = int(config.image_size)
     images = keras.Input((size, size, 3), dtype="uint8", name="images")
     encoder = StickerEncoder(image_size=size, emoji_vocab_size=config.emoji_vocab_size,
@@ -106,8 +109,13 @@ def build_sticker_encoder(config: SRSConfig) -> keras.Model:
     return keras.Model(images, outputs, name="sticker_encoder")
 
 
-def build_matcher(config: SRSConfig) -> keras.Model:
-    """Eq. 2-16 on encoded stickers (see module doc for inputs/outputs)."""
+def build_matcher(config: SRSConfig, trim_words: bool = True) -> keras.Model:
+    """Eq. 2-16 on encoded stickers (see module doc for inputs/outputs).
+
+    ``trim_words``: drop the word columns that are padding in the whole batch
+    (``TrimWords``; same results, less work). ``False`` keeps every column,
+    for FLOP counting on static shapes.
+    """
     turns, words = int(config.context_len), int(config.max_words)
     regions_count = num_regions(config.image_size)
     inputs = {
@@ -120,29 +128,38 @@ def build_matcher(config: SRSConfig) -> keras.Model:
     regions = StickerFeatureNormalization(name="region_normalization")(inputs["sticker_regions"])
     flat = StickerFeatureNormalization(name="flat_normalization")(inputs["sticker_flat"])
     turn_mask = TurnMask(turns, name="turn_mask")(inputs["num_turns"])
+    # Exact speed-up: word columns that are padding in the whole batch are dropped.
+    context_ids = inputs["context_ids"]
+    if trim_words:
+        context_ids = TrimWords(name="trim_words")(context_ids)
     utterances, word_mask = UtteranceEncoder(
         config.vocab_size, config.emb_dim, config.hidden_dim, dropout=config.dropout,
-        name="utterance_encoder")(inputs["context_ids"], turn_mask)
+        name="utterance_encoder")(context_ids, turn_mask)
     interactions, sticker_attention, word_attention = DeepInteraction(
         config.hidden_dim, use_interaction=config.ablation != "no_din",
         name="deep_interaction")(utterances, word_mask, regions, flat)
     scores = FusionNetwork(config.hidden_dim, dropout=config.dropout,
                            use_fusion_rnn=config.ablation != "no_fr",
                            name="fusion_network")(interactions, turn_mask)
+    if trim_words:
+        word_attention = PadWords(name="pad_words")(word_attention, inputs["context_ids"])
     outputs = {"scores": scores, "sticker_attention": sticker_attention,
                "word_attention": word_attention}
     return keras.Model(inputs, outputs, name="matcher")
 
 
-def build_srs(config: SRSConfig) -> keras.Model:
-    """The full SRS model: raw candidate images in, scores out (CONTRACTS.md)."""
+def build_srs(config: SRSConfig, load_inception_weights: bool = True) -> keras.Model:
+    """The full SRS model: raw candidate images in, scores out (CONTRACTS.md).
+
+    ``load_inception_weights``: see ``build_sticker_encoder``.
+    """
     turns, words, size = int(config.context_len), int(config.max_words), int(config.image_size)
     inputs = {
         "context_ids": keras.Input((turns, words), dtype="int32", name="context_ids"),
         "num_turns": keras.Input((), dtype="int32", name="num_turns"),
         "candidates": keras.Input((None, size, size, 3), dtype="uint8", name="candidates"),
     }
-    sticker_encoder = build_sticker_encoder(config)
+    sticker_encoder = build_sticker_encoder(config, load_inception_weights)
     matcher = build_matcher(config)
     encoded = sticker_encoder(MergeCandidates(name="merge_candidates")(inputs["candidates"]))
     split = {key: SplitCandidates(name=f"split_{key}")(value, inputs["candidates"])
