@@ -4,23 +4,16 @@
 # Each step is skipped when its output already exists, and training resumes,
 # so an interrupted `make demo` continues where it stopped.
 #
-# The CPU-sized config (docs/RESULTS.md), sized to finish within 15 minutes on
-# the project's 2-core CPU: the sticker encoder is frozen after a short emoji
-# warm-up (`--sticker_encoder=frozen`, docs/FIDELITY.md), then 500 joint steps
-# at Adam 3e-4 instead of the paper's 1e-4: with oracle sticker features
-# (experiments/oracle_features.py) the matcher leaves its initial plateau at
-# 3e-4 and not at 1e-4 within a CPU budget. With random-init Inception features
-# (no ImageNet file offline) the demo learns little either way: test R10@1
-# 0.110 after 500 steps, 0.127 after 1,500 (25 minutes here; docs/RESULTS.md).
-# Everything else is the paper's
-# (batch 32, hidden/embedding 100, 10 candidates, margin 0.1). WARMUP_STEPS,
-# TRAIN_STEPS, LEARNING_RATE and EVAL_EVERY override the defaults.
+# Training uses `bin/train --preset=cpu` (srs_tf/training/presets.py; exactly
+# that preset, nothing else on the command line but the paths, and the
+# Inception initialisation when ImageNet weights cannot be had): the lower
+# Inception blocks are cached once per sticker, the emoji warm-up trains the
+# upper blocks, then the matcher trains on the encoded bank. Sized for the
+# project's 2-core CPU (docs/RESULTS.md). With a visible GPU the job trains
+# with `--preset=paper` instead, sized to the demo (TRAIN_STEPS joint steps).
+# PRESET, TRAIN_STEPS overrides: `PRESET=paper make demo`.
 set -euo pipefail
 OUT=${1:-demo_run}
-WARMUP_STEPS=${WARMUP_STEPS:-10}
-TRAIN_STEPS=${TRAIN_STEPS:-500}
-EVAL_EVERY=${EVAL_EVERY:-250}
-LEARNING_RATE=${LEARNING_RATE:-3e-4}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 run() { python "$REPO/bin/$1" "${@:2}"; }
 mkdir -p "$OUT"
@@ -42,16 +35,34 @@ else
   stamp "2/5 $OUT/TFREC exists, kept"
 fi
 
-stamp "3/5 training SRS (bin/train; resumes if interrupted)"
-run train --data_dir="$OUT/TFREC" --model_dir="$OUT/run" --sticker_encoder=frozen \
-  --emoji_warmup_steps="$WARMUP_STEPS" --warmup_batch_size=32 --train_steps="$TRAIN_STEPS" \
-  --learning_rate="$LEARNING_RATE" --eval_every="$EVAL_EVERY" --eval_examples=1000 --log_every=100 \
-  --checkpoint_every=250
+extra=()
+if [ -z "${PRESET:-}" ]; then
+  if python -c "import tensorflow as tf, sys; sys.exit(0 if tf.config.list_physical_devices('GPU') else 1)" 2>/dev/null; then
+    PRESET=paper
+    extra+=(--train_steps="${TRAIN_STEPS:-2000}" --eval_every=500 --eval_examples=1000)
+  else
+    PRESET=cpu
+  fi
+fi
+[ -n "${TRAIN_STEPS:-}" ] && [ "$PRESET" = cpu ] && extra+=(--train_steps="$TRAIN_STEPS")
+if [ -f "$OUT/run/config.json" ]; then
+  # Resuming: the checkpoint holds every weight; keep the run's own setting.
+  weights=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['model']['inception_weights'])" "$OUT/run/config.json")
+  extra+=(--inception_weights="$weights")
+elif ! python -c "from srs_tf.model.imagenet import ensure_imagenet_weights; ensure_imagenet_weights()" >/dev/null 2>&1; then
+  echo "note: Keras' ImageNet weights for Inception-v3 are not in the Keras cache and cannot be"
+  echo "      downloaded here, so Inception-v3 starts from random weights (--inception_weights=none,"
+  echo "      Table 2's no_pretrain network); batch-norm statistics are calibrated on the bank."
+  extra+=(--inception_weights=none)
+fi
+
+stamp "3/5 training SRS (bin/train --preset=$PRESET; resumes if interrupted)"
+run train --data_dir="$OUT/TFREC" --model_dir="$OUT/run" --preset="$PRESET" ${extra[@]+"${extra[@]}"}
 
 stamp "4/5 evaluating on the test split (bin/evaluate)"
 run evaluate --data_dir="$OUT/TFREC" --model_dir="$OUT/run" --split=test \
   --scores_out="$OUT/run/test_scores.tsv" | tee "$OUT/evaluate.log"
 
-stamp "5/5 compared with the paper (Table 3, SRS row)"
-python -m srs_tf.training.paper_table "$OUT/run/eval_test.json"
+stamp "5/5 compared with the paper (Table 3, SRS row) and the demo's references"
+python -m srs_tf.training.paper_table "$OUT/run/eval_test.json" --stats="$OUT/DATA/stats.json"
 stamp "done: run directory $OUT/run (TensorBoard: tensorboard --logdir $OUT/run/logs)"

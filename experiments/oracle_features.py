@@ -45,6 +45,7 @@ def main(argv):
     import numpy as np
 
     from srs_tf import atomic
+    from srs_tf.config import SRSConfig
     from srs_tf.data import pipeline
     from srs_tf.data.demo.oracle_features import oracle_sticker_features
     from srs_tf.model.sticker_encoder import num_regions
@@ -59,7 +60,9 @@ def main(argv):
             batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
             train_steps=FLAGS.train_steps, emoji_warmup_steps=0, sticker_encoder="frozen",
             eval_every=FLAGS.eval_every, eval_examples=FLAGS.eval_examples,
-            log_every=FLAGS.log_every, seed=FLAGS.seed)
+            log_every=FLAGS.log_every, seed=FLAGS.seed,
+            # The oracle features replace the encoder's output: no ImageNet file needed.
+            model=SRSConfig(inception_weights="none"))
         bank = pipeline.load_sticker_bank(config.data_dir)
         features = oracle_sticker_features(FLAGS.data_dir, bank,
                                            num_regions=num_regions(config.model.image_size),

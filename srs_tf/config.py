@@ -34,9 +34,13 @@ class SRSConfig:
       dropout: dropout rate of eq. 5 (0.1).
       margin: hinge-loss margin of eq. 17.
       ablation: one of ``ABLATIONS`` (Table 2).
-      inception_weights: ``"imagenet"``, ``"none"`` or a path to a Keras
-        ``.h5``, a TF-Slim ``inception_v3.ckpt`` or the StickerChat release
-        checkpoint.
+      inception_weights: ``"imagenet"`` (default: the paper initialises
+        from a pretrained Inception-v3, §6.2; Keras' file from its cache, or
+        downloaded by Keras where a network exists), ``"none"`` (random
+        init) or a path to a Keras ``.h5``, a TF-Slim ``inception_v3.ckpt``
+        or the StickerChat release checkpoint. Code that restores every
+        weight from a checkpoint builds with ``"none"`` (as
+        ``srs_tf.training.evaluation`` does), so it never needs the file.
     """
 
     vocab_size: int = 20000
@@ -50,7 +54,7 @@ class SRSConfig:
     dropout: float = 0.1
     margin: float = 0.1
     ablation: str = "none"
-    inception_weights: str = "none"
+    inception_weights: str = "imagenet"
 
     def __post_init__(self):
         if self.ablation not in ABLATIONS:

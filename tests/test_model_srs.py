@@ -14,7 +14,7 @@ from srs_tf.model import (build_matcher, build_srs, build_sticker_encoder, emoji
                           uses_emoji_loss)
 
 TINY = SRSConfig(vocab_size=30, emoji_vocab_size=7, emb_dim=8, hidden_dim=8, context_len=3,
-                 max_words=4, num_candidates=3, image_size=75)
+                 max_words=4, num_candidates=3, image_size=75, inception_weights="none")
 R = 9  # regions at 75 px
 
 

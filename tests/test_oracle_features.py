@@ -78,7 +78,7 @@ def test_trainer_uses_given_sticker_features_instead_of_encoding(demo_data, demo
     config = TrainConfig(data_dir=demo_tfrec, model_dir=str(tmp_path / "run"), batch_size=4,
                          emoji_warmup_steps=0, train_steps=2, log_every=1, checkpoint_every=1,
                          eval_examples=8, sticker_encoder="frozen",
-                         model=SRSConfig(hidden_dim=8, emb_dim=8))
+                         model=SRSConfig(hidden_dim=8, emb_dim=8, inception_weights="none"))
 
     def no_encoding(*args, **kwargs):
         raise AssertionError("the bank must not be encoded when features are given")

@@ -21,7 +21,7 @@ from model_helpers import calibrated_model
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECOMMEND = os.path.join(REPO, "bin", "recommend")
 CFG = SRSConfig(vocab_size=50, emoji_vocab_size=8, emb_dim=16, hidden_dim=16, context_len=4,
-                max_words=6)
+                max_words=6, inception_weights="none")
 WORDS = ["今天", "天气", "好", "开心", "你好", "哈哈", "难过"] + [f"w{i}" for i in range(41)]
 VOCAB = ["[PAD]", "[UNK]"] + WORDS
 EMOJI = ["[PAD]", "[UNK]", "😀", "😂", "😍", "😭", "😡", "👍"]

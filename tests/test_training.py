@@ -15,7 +15,8 @@ import pytest
 from conftest import REPO
 
 PY = sys.executable
-TINY_MODEL = ["--hidden_dim=16", "--emb_dim=16"]
+# Random-init Inception (no ImageNet file offline; the default is imagenet).
+TINY_MODEL = ["--hidden_dim=16", "--emb_dim=16", "--inception_weights=none"]
 
 
 def _train_cmd(tfrec, run, *extra):
@@ -35,7 +36,8 @@ def _config(tfrec, run, **overrides):
 
     values = dict(data_dir=tfrec, model_dir=str(run), batch_size=4, warmup_batch_size=4,
                   emoji_warmup_steps=2, train_steps=2, log_every=1, checkpoint_every=1,
-                  eval_examples=8, model=SRSConfig(hidden_dim=8, emb_dim=8))
+                  eval_examples=8,
+                  model=SRSConfig(hidden_dim=8, emb_dim=8, inception_weights="none"))
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -69,13 +71,17 @@ def test_frozen_mode_trains_only_the_matcher_on_cached_features(demo_tfrec, tmp_
 
     trainer = Trainer(_config(demo_tfrec, tmp_path / "run", sticker_encoder="frozen",
                               emoji_warmup_steps=0), verbose=False)
-    enc0, match0 = _weights(trainer.encoder), _weights(trainer.matcher)
+    trainable0 = [np.array(v) for v in trainer.encoder.trainable_variables]
+    match0 = _weights(trainer.matcher)
+    bn = [v for v in trainer.encoder.non_trainable_variables if "moving_mean" in v.path][0]
     summary = trainer.train()
     assert summary["step"] == 2
     assert trainer.frozen_features is not None
     regions, flat = trainer.frozen_features
     assert regions.shape[0] == flat.shape[0] == len(trainer.bank)
-    assert not _changed(enc0, _weights(trainer.encoder))
+    assert not _changed(trainable0, [np.array(v) for v in trainer.encoder.trainable_variables])
+    # Random init: BN statistics calibrated on the bank before the encoding.
+    assert not np.allclose(np.array(bn), 0.0)
     assert _changed(match0, _weights(trainer.matcher))
     # The cached path scores exactly as running the encoder on the images.
     cached = trainer.score("val", max_examples=8)["scores"]
@@ -89,7 +95,8 @@ def test_no_classify_skips_warmup_and_emoji_loss(demo_tfrec, tmp_path):
     from srs_tf.training.trainer import Trainer
 
     config = _config(demo_tfrec, tmp_path / "run", emoji_warmup_steps=5, train_steps=1,
-                     model=SRSConfig(hidden_dim=8, emb_dim=8, ablation="no_classify"))
+                     model=SRSConfig(hidden_dim=8, emb_dim=8, ablation="no_classify",
+                                     inception_weights="none"))
     assert config.warmup_steps == 0
     trainer = Trainer(config, verbose=False)
     head = trainer.encoder.get_layer("inception_sticker_encoder").emoji_classifier
@@ -250,8 +257,8 @@ def test_resume_with_another_model_config_is_refused(demo_tfrec, tmp_path):
     Trainer(_config(demo_tfrec, tmp_path / "run"), verbose=False)
     from srs_tf.config import SRSConfig
     with pytest.raises(ValueError, match="another model config"):
-        Trainer(_config(demo_tfrec, tmp_path / "run", model=SRSConfig(hidden_dim=12, emb_dim=8)),
-                verbose=False)
+        other = SRSConfig(hidden_dim=12, emb_dim=8, inception_weights="none")
+        Trainer(_config(demo_tfrec, tmp_path / "run", model=other), verbose=False)
 
 
 # A demo build whose cues are all strong and recent (no cue-less, weak or
@@ -287,7 +294,8 @@ def test_short_training_on_demo_data_learns_and_evaluates(learnable_tfrec, tmp_p
     run = tmp_path / "run"
     result = subprocess.run(
         [PY, os.path.join(REPO, "bin", "train"), f"--data_dir={learnable_tfrec}",
-         f"--model_dir={run}", "--sticker_encoder=frozen", "--emoji_warmup_steps=0",
+         f"--model_dir={run}", "--inception_weights=none", "--sticker_encoder=frozen",
+         "--emoji_warmup_steps=0",
          "--train_steps=400", "--eval_every=100", "--learning_rate=3e-4", "--log_every=100",
          "--seed=1234"], env=_env(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

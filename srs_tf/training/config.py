@@ -50,6 +50,9 @@ class TrainConfig:
       mixed_precision: float16 compute on GPUs; losses and softmax in float32.
       seed: seeds weights, negatives and shuffling; same seed on CPU gives
         identical metrics.
+      preset: the `bin/train --preset` these values were resolved from
+        ("" = none, the defaults above; srs_tf.training.presets). A record
+        only: the other fields hold the resolved values.
     """
 
     data_dir: str = ""
@@ -75,6 +78,7 @@ class TrainConfig:
     mixed_precision: bool = False
     seed: int = 1234
     max_checkpoints: int = 3
+    preset: str = ""
 
     def __post_init__(self):
         if isinstance(self.model, dict):

@@ -1,6 +1,9 @@
 """Prints our metrics beside the paper's Table 3/4 rows.
 
-  python -m srs_tf.training.paper_table RUN/eval_test.json [more.json ...]
+  python -m srs_tf.training.paper_table RUN/eval_test.json [more.json ...] [--stats=DATA/stats.json]
+
+With ``--stats`` (a demo build's statistics) it also prints the demo's
+reference points: the cue oracle and the text-blind group prior (R10@1).
 """
 
 from __future__ import annotations
@@ -29,7 +32,20 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
-def main(paths) -> int:
+def demo_references(stats_path: str) -> str:
+    """The demo's R10@1 reference points from its stats.json (one line)."""
+    with open(stats_path) as f:
+        calibration = json.load(f).get("calibration", {})
+    parts = [f"{label} R10@1 {calibration[key]:.3f}" for key, label in (
+        ("cue_oracle_r10_at_1", "cue oracle (docs/DEMO_DATA.md)"),
+        ("text_blind_group_prior_r10_at_1", "text-blind group prior"),
+        ("chance_r10_at_1", "chance")) if key in calibration]
+    return "demo references on this test split: " + "; ".join(parts)
+
+
+def main(args) -> int:
+    stats = [a.split("=", 1)[1] for a in args if a.startswith("--stats=")]
+    paths = [a for a in args if not a.startswith("--stats=")]
     rows = [("paper, StickerChat: SRS (Table 3)", PAPER["SRS"]),
             ("random ranking (expected)", CHANCE)]
     for path in paths:
@@ -37,6 +53,8 @@ def main(paths) -> int:
             report = json.load(f)
         rows.append((f"srs_tf, demo: {report.get('name', path)}", report))
     print(format_table(rows))
+    for path in stats:
+        print(demo_references(path))
     print("(the demo benchmark is not StickerChat: compare the gap over chance, not the numbers)")
     return 0
 

@@ -175,8 +175,11 @@ class Trainer:
         from srs_tf.model import build_srs
 
         c = self.config
+        # Resuming: the checkpoint holds every weight, so the original Inception
+        # weights (e.g. the ImageNet file) are not read again.
+        resuming = bool(tf.train.latest_checkpoint(os.path.join(self.save_dir, "ckpt")))
         with self.strategy.scope():
-            self.model = build_srs(c.model)
+            self.model = build_srs(c.model, load_inception_weights=not resuming)
             self.encoder = self.model.get_layer("sticker_encoder")
             self.matcher = self.model.get_layer("matcher")
             optimizer = keras.optimizers.Adam(self._learning_rate())
