@@ -464,25 +464,15 @@ class Trainer:
         emoji_ids = np.asarray(self.bank.emoji_id, dtype=np.int32)
         rng = np.random.default_rng(seed)
         size = c.warmup_batch_size
-        step_fn = tf.function(self._upper_warmup_step)
-        progress = Progress(warmup, c.log_every, "emoji warm-up (upper blocks)", size,
-                            self.verbose and self.chief, start=step)
-        while step < warmup:
-            idx = np.sort(rng.choice(known, size=size, replace=known.size < size))
-            batch = tf.constant(np.asarray(activations[idx], dtype=np.float32))
-            loss = float(step_fn(batch, tf.constant(emoji_ids[idx])))
-            step += 1
-            self.step.assign(step)
-            self._check_finite(step, emoji_loss=loss)
-            if step % c.log_every == 0 or step == warmup:
-                rate = progress.rate(step)
-                progress.show(step, step, f"L_s {loss:.4f}", rate)
-                with self.writer.as_default(step=step):
-                    tf.summary.scalar("loss/emoji", loss)
-                    tf.summary.scalar("stickers_per_sec", rate)
-            if step % c.checkpoint_every == 0 or step == warmup:
-                self._save(force=True)
-        return step
+
+        def batches():
+            while True:
+                idx = np.sort(rng.choice(known, size=size, replace=known.size < size))
+                yield (tf.constant(np.asarray(activations[idx], dtype=np.float32)),
+                       tf.constant(emoji_ids[idx]))
+
+        return self._warmup_loop(step, warmup, "emoji warm-up (upper blocks)", batches(),
+                                 tf.function(self._upper_warmup_step))
 
     def _encode_bank_upper(self, calibrate: bool, batch_size: int = 256):
         """The bank through the trained upper blocks (after stage 1)."""
@@ -525,14 +515,17 @@ class Trainer:
         self.manager.save(checkpoint_number=int(self.step.numpy()), check_interval=not force)
 
     def _run_warmup(self, step: int, warmup: int, seed: int) -> int:
-        c = self.config
         batches = self._warmup_batches(seed)
-        step_fn = tf.function(self._warmup_step)
-        progress = Progress(warmup, c.log_every, "emoji warm-up", c.warmup_batch_size,
+        return self._warmup_loop(step, warmup, "emoji warm-up", batches,
+                                 tf.function(self._warmup_step))
+
+    def _warmup_loop(self, step: int, warmup: int, label: str, batches, step_fn) -> int:
+        """Stage 1 up to step ``warmup``: ``step_fn(*next(batches))`` returns L_s."""
+        c = self.config
+        progress = Progress(warmup, c.log_every, label, c.warmup_batch_size,
                             self.verbose and self.chief, start=step)
         while step < warmup:
-            images, emoji = next(batches)
-            loss = float(step_fn(images, emoji))
+            loss = float(step_fn(*next(batches)))
             step += 1
             self.step.assign(step)
             self._check_finite(step, emoji_loss=loss)
