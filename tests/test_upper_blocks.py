@@ -115,3 +115,17 @@ def test_upper_mode_resumes_with_the_cache(demo_tfrec, tmp_path):
     summary = Trainer(config, verbose=False).train()  # resumes at step 1, reuses the cache
     assert summary["step"] == 3
     assert os.path.getmtime(meta) == before
+
+
+def test_upper_mode_without_warmup_still_calibrates_batch_norm(demo_tfrec, tmp_path):
+    """no_classify / --emoji_warmup_steps=0: the bank is still encoded with
+    calibrated statistics."""
+    from srs_tf.training.trainer import Trainer
+
+    config = _config(demo_tfrec, tmp_path / "run", sticker_encoder="upper", upper_from="mixed8",
+                     emoji_warmup_steps=0, train_steps=1)
+    trainer = Trainer(config, verbose=False)
+    bn = [v for v in trainer.encoder.non_trainable_variables if "moving_mean" in v.path][0]
+    assert np.allclose(np.array(bn), 0.0)
+    assert trainer.train()["step"] == 1
+    assert not np.allclose(np.array(bn), 0.0)

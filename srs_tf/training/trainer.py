@@ -368,7 +368,10 @@ class Trainer:
                 self._log("using the given sticker features (frozen sticker encoder)")
                 self.frozen_features = self._given_features
             elif c.sticker_encoder == "upper":
-                self.frozen_features = self._encode_bank_upper(calibrate=fresh)
+                # Without a warm-up (no_classify, --emoji_warmup_steps=0) the
+                # lower blocks were never calibrated nor cached.
+                self.frozen_features = self._encode_bank_upper(
+                    calibrate=fresh, calibrate_lower=fresh and warmup == 0)
             else:
                 if fresh and self._needs_calibration():
                     self.calibrate_batch_norm()
@@ -474,11 +477,14 @@ class Trainer:
         return self._warmup_loop(step, warmup, "emoji warm-up (upper blocks)", batches(),
                                  tf.function(self._upper_warmup_step))
 
-    def _encode_bank_upper(self, calibrate: bool, batch_size: int = 256):
-        """The bank through the trained upper blocks (after stage 1)."""
+    def _encode_bank_upper(self, calibrate: bool, calibrate_lower: bool = False,
+                           batch_size: int = 256):
+        """The bank through the trained upper blocks (after stage 1); with
+        ``calibrate`` (random init) the upper BN statistics are first set on
+        the cache, with ``calibrate_lower`` the whole backbone's before it."""
         from srs_tf.training import upper_blocks
 
-        activations = self.lower_cache(calibrate=False)
+        activations = self.lower_cache(calibrate=calibrate_lower)
         _, upper = self.upper_parts()
         if calibrate and self._needs_calibration():
             layers = upper_blocks.batch_norm_layers(upper)
