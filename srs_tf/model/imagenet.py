@@ -1,6 +1,6 @@
 """Keras' ImageNet weights for the sticker encoder: can they be had here?
 
-``--inception_weights=imagenet`` (the default, SPEC §4) builds the sticker
+``--inception_weights=imagenet`` (the default; docs/INCEPTION_WEIGHTS.md) builds the sticker
 encoder with ``keras.applications.InceptionV3(include_top=False,
 weights="imagenet")``. Keras takes the "notop" file from its cache
 (``$KERAS_HOME/models/`` or ``~/.keras/models/``) when the file there has

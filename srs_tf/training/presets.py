@@ -1,4 +1,4 @@
-"""Named training presets (SPEC §4 "Presets"): `bin/train --preset=paper|cpu`.
+"""Named training presets (README, "The pipeline, step by step"): `bin/train --preset=paper|cpu`.
 
 A preset is a dict of `TrainConfig` field overrides, model (`SRSConfig`)
 fields nested under ``"model"``. `resolve` layers three levels, later ones
