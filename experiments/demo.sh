@@ -64,5 +64,5 @@ run evaluate --data_dir="$OUT/TFREC" --model_dir="$OUT/run" --split=test \
   --scores_out="$OUT/run/test_scores.tsv" | tee "$OUT/evaluate.log"
 
 stamp "5/5 compared with the paper (Table 3, SRS row) and the demo's references"
-python -m srs_tf.training.paper_table "$OUT/run/eval_test.json" --stats="$OUT/DATA/stats.json"
+python -m srs_tf.evaluation.paper_table "$OUT/run/eval_test.json" --stats="$OUT/DATA/stats.json"
 stamp "done: run directory $OUT/run (TensorBoard: tensorboard --logdir $OUT/run/logs)"

@@ -12,7 +12,7 @@ import pytest
 
 from srs_tf.data.demo import artwork, dialogs, lexicon
 from srs_tf.data.demo.generate import DemoConfig, generate, make_examples, plan_sets
-from srs_tf.training import analysis
+from srs_tf.evaluation import analysis
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(num_sets=12, min_stickers=10, max_stickers=16, train_size=200, val_size=40,

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import srs_tf.training
-from srs_tf.training import evaluation_report
-from srs_tf.training import metrics
-from srs_tf.training import scores_file
+from srs_tf.evaluation import evaluation_report
+from srs_tf.evaluation import metrics
+from srs_tf.evaluation import scores_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVALUATE = os.path.join(REPO, "bin", "evaluate")

@@ -616,7 +616,7 @@ class Trainer:
                 "first_batch": first}
 
     def validate(self, step: int, write: bool = True) -> Dict:
-        from srs_tf.training.metrics import compute_metrics
+        from srs_tf.evaluation.metrics import compute_metrics
 
         result = self.score("val", self.config.eval_examples)
         labels = np.eye(result["scores"].shape[1], dtype=np.int32)[result["label"]]

@@ -33,7 +33,7 @@ import numpy as np
 
 from srs_tf.data.demo import artwork, dialogs, lexicon
 from srs_tf import atomic
-from srs_tf.training import analysis
+from srs_tf.evaluation import analysis
 
 SPLITS = ("train", "val", "test")
 MIN_GT_SET_SIZE = 10  # a ground truth needs 9 same-set negatives

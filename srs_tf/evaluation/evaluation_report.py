@@ -31,10 +31,10 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from srs_tf.training import analysis
-from srs_tf.training import metrics
-from srs_tf.training import scores_file
-from srs_tf.training import significance
+from srs_tf.evaluation import analysis
+from srs_tf.evaluation import metrics
+from srs_tf.evaluation import scores_file
+from srs_tf.evaluation import significance
 from srs_tf import atomic
 
 

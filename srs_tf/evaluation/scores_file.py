@@ -27,7 +27,7 @@ from typing import Tuple
 
 import numpy as np
 
-from srs_tf.training import metrics
+from srs_tf.evaluation import metrics
 from srs_tf import atomic
 
 DEFAULT_LIST_SIZE = 10

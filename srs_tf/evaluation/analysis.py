@@ -3,7 +3,7 @@
 RQ3 — metrics by number of context turns: the examples are grouped by their
 ``num_turns`` (the number of real utterances fed to the model, 1..T after
 truncation to the most recent T), and every metric of
-:mod:`srs_tf.training.metrics` is averaged within each group.
+:mod:`srs_tf.evaluation.metrics` is averaged within each group.
 
 RQ5 — metrics by candidate similarity: for every example, the structural
 similarity (SSIM) between the ground-truth sticker and each negative is
@@ -26,7 +26,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from srs_tf.training import metrics
+from srs_tf.evaluation import metrics
 
 # Upper edges of the RQ5 similarity buckets; bucket i is (edge[i-1], edge[i]].
 SSIM_BUCKET_EDGES = (0.2, 0.4, 0.6, 0.8, 1.0)

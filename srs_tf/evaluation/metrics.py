@@ -10,7 +10,7 @@ All functions are pure numpy and use TF-Ranking style shapes:
 Each ``*`` metric function returns the per-example values ``[batch]``
 (float64); :func:`compute_metrics` averages them over the examples and
 :func:`per_example_metrics` returns them all (for the paired t-test of
-:mod:`srs_tf.training.significance`).
+:mod:`srs_tf.evaluation.significance`).
 
 Ties are broken pessimistically and deterministically: a ground truth whose
 score equals a negative's score ranks *below* that negative. Its rank is
