@@ -57,8 +57,15 @@ def gradient_norms(trainer, batch):
 
     regions, flat, _ = trainer.candidate_features(batch, False)
     with tf.GradientTape() as tape:
-        out = trainer.matcher({"context_ids": batch["context_ids"], "num_turns": batch["num_turns"],
-                               "sticker_regions": regions, "sticker_flat": flat}, training=False)
+        out = trainer.matcher(
+            {
+                "context_ids": batch["context_ids"],
+                "num_turns": batch["num_turns"],
+                "sticker_regions": regions,
+                "sticker_flat": flat,
+            },
+            training=False,
+        )
         loss = hinge_loss(out["scores"], batch["label"], trainer.config.model.margin)
     variables = trainer.matcher.trainable_variables
     squares = {}
@@ -66,8 +73,10 @@ def gradient_norms(trainer, batch):
         if grad is None:
             continue
         key = "/".join(variable.path.split("/")[1:3])
-        squares[key] = squares.get(key, 0.0) + float(tf.reduce_sum(tf.square(tf.convert_to_tensor(grad))))
-    return {k: round(v ** 0.5, 5) for k, v in sorted(squares.items())}, out
+        squares[key] = squares.get(key, 0.0) + float(
+            tf.reduce_sum(tf.square(tf.convert_to_tensor(grad)))
+        )
+    return {k: round(v**0.5, 5) for k, v in sorted(squares.items())}, out
 
 
 def main(argv):
@@ -87,14 +96,23 @@ def main(argv):
 
     with tempfile.TemporaryDirectory() as run_dir:
         try:
-            config = TrainConfig(data_dir=os.path.abspath(FLAGS.tfrec_dir), model_dir=run_dir,
-                                 learning_rate=FLAGS.learning_rate, train_steps=FLAGS.train_steps,
-                                 emoji_warmup_steps=0, sticker_encoder="frozen", seed=FLAGS.seed,
-                                 model=SRSConfig(inception_weights="none"))
+            config = TrainConfig(
+                data_dir=os.path.abspath(FLAGS.tfrec_dir),
+                model_dir=run_dir,
+                learning_rate=FLAGS.learning_rate,
+                train_steps=FLAGS.train_steps,
+                emoji_warmup_steps=0,
+                sticker_encoder="frozen",
+                seed=FLAGS.seed,
+                model=SRSConfig(inception_weights="none"),
+            )
             bank = pipeline.load_sticker_bank(config.data_dir)
-            features = oracle_sticker_features(FLAGS.data_dir, bank,
-                                               num_regions=num_regions(config.model.image_size),
-                                               seed=FLAGS.seed)
+            features = oracle_sticker_features(
+                FLAGS.data_dir,
+                bank,
+                num_regions=num_regions(config.model.image_size),
+                seed=FLAGS.seed,
+            )
             trainer = Trainer(config, sticker_features=features, verbose=False)
         except (ValueError, FileNotFoundError, KeyError) as e:
             print(f"error: {e}", file=sys.stderr)
@@ -115,8 +133,10 @@ def main(argv):
             metrics = compute_metrics(scored["scores"], scored["label"])
             grads, out = gradient_norms(trainer, probe_batch)
             record = {
-                "step": step, "train_loss": loss,
-                "val_R10@1": float(metrics["R10@1"]), "val_MAP": float(metrics["MAP"]),
+                "step": step,
+                "train_loss": loss,
+                "val_R10@1": float(metrics["R10@1"]),
+                "val_MAP": float(metrics["MAP"]),
                 "score_mean": float(scored["scores"].mean()),
                 "score_spread": float(scored["scores"].std(axis=1).mean()),
                 "word_attention_entropy": attention_entropy(out["word_attention"]),
@@ -126,10 +146,15 @@ def main(argv):
             }
             print(json.dumps(record), flush=True)
             records.append(record)
-    atomic.write_json(FLAGS.out, {"learning_rate": FLAGS.learning_rate, "seed": FLAGS.seed,
-                                  "records": records}, indent=1)
-    print(f"wrote {FLAGS.out}; val R10@1 by step: "
-          + ", ".join(f"{r['step']}: {r['val_R10@1']:.3f}" for r in records))
+    atomic.write_json(
+        FLAGS.out,
+        {"learning_rate": FLAGS.learning_rate, "seed": FLAGS.seed, "records": records},
+        indent=1,
+    )
+    print(
+        f"wrote {FLAGS.out}; val R10@1 by step: "
+        + ", ".join(f"{r['step']}: {r['val_R10@1']:.3f}" for r in records)
+    )
     print("(chance: R10@1 0.100, MAP 0.293)")
     return 0
 

@@ -56,17 +56,28 @@ def main(argv):
 
     try:
         config = TrainConfig(
-            data_dir=os.path.abspath(FLAGS.tfrec_dir), model_dir=os.path.abspath(FLAGS.model_dir),
-            batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-            train_steps=FLAGS.train_steps, emoji_warmup_steps=0, sticker_encoder="frozen",
-            eval_every=FLAGS.eval_every, eval_examples=FLAGS.eval_examples,
-            log_every=FLAGS.log_every, seed=FLAGS.seed,
+            data_dir=os.path.abspath(FLAGS.tfrec_dir),
+            model_dir=os.path.abspath(FLAGS.model_dir),
+            batch_size=FLAGS.batch_size,
+            learning_rate=FLAGS.learning_rate,
+            train_steps=FLAGS.train_steps,
+            emoji_warmup_steps=0,
+            sticker_encoder="frozen",
+            eval_every=FLAGS.eval_every,
+            eval_examples=FLAGS.eval_examples,
+            log_every=FLAGS.log_every,
+            seed=FLAGS.seed,
             # The oracle features replace the encoder's output: no ImageNet file needed.
-            model=SRSConfig(inception_weights="none"))
+            model=SRSConfig(inception_weights="none"),
+        )
         bank = pipeline.load_sticker_bank(config.data_dir)
-        features = oracle_sticker_features(FLAGS.data_dir, bank,
-                                           num_regions=num_regions(config.model.image_size),
-                                           seed=FLAGS.seed, noise=FLAGS.feature_noise)
+        features = oracle_sticker_features(
+            FLAGS.data_dir,
+            bank,
+            num_regions=num_regions(config.model.image_size),
+            seed=FLAGS.seed,
+            noise=FLAGS.feature_noise,
+        )
         trainer = Trainer(config, sticker_features=features)
         summary = trainer.train()
     except (ValueError, FileNotFoundError, KeyError) as e:
@@ -76,8 +87,13 @@ def main(argv):
     step = trainer.restore_best()
     result = trainer.score("test")
     test = compute_metrics(result["scores"], result["label"])
-    out = {"step": step, "test": test, "val_best": summary["best_val_MAP"],
-           "train_steps": FLAGS.train_steps, "learning_rate": FLAGS.learning_rate}
+    out = {
+        "step": step,
+        "test": test,
+        "val_best": summary["best_val_MAP"],
+        "train_steps": FLAGS.train_steps,
+        "learning_rate": FLAGS.learning_rate,
+    }
     atomic.write_json(os.path.join(config.model_dir, "oracle_test.json"), out, indent=2)
 
     calibration = {}
@@ -85,8 +101,10 @@ def main(argv):
     if os.path.exists(stats_path):
         with open(stats_path) as f:
             calibration = json.load(f).get("calibration", {})
-    rows = [("SRS matcher on oracle sticker features", test),
-            ("random ranking (expected)", paper_table.CHANCE)]
+    rows = [
+        ("SRS matcher on oracle sticker features", test),
+        ("random ranking (expected)", paper_table.CHANCE),
+    ]
     print(f"\ntest split, best checkpoint (step {step}), {len(result['label'])} examples")
     print(paper_table.format_table(rows))
     if "cue_oracle_r10_at_1" in calibration:

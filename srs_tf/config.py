@@ -58,10 +58,17 @@ class SRSConfig:
 
     def __post_init__(self):
         if self.ablation not in ABLATIONS:
-            raise ValueError(
-                f"ablation={self.ablation!r} is not one of {', '.join(ABLATIONS)}")
-        for name in ("vocab_size", "emoji_vocab_size", "emb_dim", "hidden_dim",
-                     "context_len", "max_words", "num_candidates", "image_size"):
+            raise ValueError(f"ablation={self.ablation!r} is not one of {', '.join(ABLATIONS)}")
+        for name in (
+            "vocab_size",
+            "emoji_vocab_size",
+            "emb_dim",
+            "hidden_dim",
+            "context_len",
+            "max_words",
+            "num_candidates",
+            "image_size",
+        ):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         if not 0.0 <= float(self.dropout) < 1.0:

@@ -21,7 +21,9 @@ def attention_grid(attention: np.ndarray) -> np.ndarray:
     return attention.reshape(side, side)
 
 
-def overlay_attention(image: np.ndarray, attention: np.ndarray, strength: float = 0.75) -> np.ndarray:
+def overlay_attention(
+    image: np.ndarray, attention: np.ndarray, strength: float = 0.75
+) -> np.ndarray:
     """Overlays sticker-wise attention τs (eq. 9) on a sticker, as in Figure 8.
 
     Args:
@@ -50,9 +52,14 @@ def mean_over_turns(attention: np.ndarray, num_turns: int) -> np.ndarray:
     return np.asarray(attention)[:num_turns].mean(axis=0)
 
 
-def render_explanation(path: str, stickers: Sequence[np.ndarray], sticker_attention: Sequence[np.ndarray],
-                       captions: Sequence[str], utterances: Sequence[Sequence[str]],
-                       word_attention: Sequence[Sequence[float]]) -> None:
+def render_explanation(
+    path: str,
+    stickers: Sequence[np.ndarray],
+    sticker_attention: Sequence[np.ndarray],
+    captions: Sequence[str],
+    utterances: Sequence[Sequence[str]],
+    word_attention: Sequence[Sequence[float]],
+) -> None:
     """Writes a PNG: stickers with their heat-maps and the context words shaded
     by attention weight (the paper's Figures 8 and 9).
 
@@ -78,7 +85,9 @@ def render_explanation(path: str, stickers: Sequence[np.ndarray], sticker_attent
         canvas.paste(Image.fromarray(shaded).resize((tile - 16, tile - 16)), (i * tile + 8, 8))
         draw.text((i * tile + 8, tile - 4), cap, fill="black", font=font)
     y = tile + 30
-    draw.text((8, y), "context (darker = more attention from the top sticker):", fill="black", font=font)
+    draw.text(
+        (8, y), "context (darker = more attention from the top sticker):", fill="black", font=font
+    )
     y += line_h
     for words, weights in zip(utterances, word_attention):
         x = 8
@@ -87,7 +96,9 @@ def render_explanation(path: str, stickers: Sequence[np.ndarray], sticker_attent
         for word, w in zip(words, weights):
             shade = int(255 - 200 * float(w) / top)
             box = draw.textbbox((x, y), word, font=font)
-            draw.rectangle((box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2), fill=(255, shade, shade))
+            draw.rectangle(
+                (box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2), fill=(255, shade, shade)
+            )
             draw.text((x, y), word, fill="black", font=font)
             x = box[2] + 8
         y += line_h

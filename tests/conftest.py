@@ -10,8 +10,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # Small enough to build in seconds, large enough for a real training signal.
-SMALL_DEMO = dict(num_sets=16, min_stickers=10, max_stickers=18, train_size=1600, val_size=200,
-                  test_size=200, seed=3)
+SMALL_DEMO = dict(
+    num_sets=16,
+    min_stickers=10,
+    max_stickers=18,
+    train_size=1600,
+    val_size=200,
+    test_size=200,
+    seed=3,
+)
 
 
 @pytest.fixture(scope="session")

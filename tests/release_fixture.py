@@ -37,9 +37,18 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 INJECTIONS = (
-    "malformed_json", "missing_keys", "bad_id", "empty_context", "whitespace_context",
-    "unknown_sticker_set", "sticker_not_in_set", "small_sticker_set", "missing_sticker_file",
-    "unreadable_sticker_file", "bad_sticker_array", "unknown_emoji",
+    "malformed_json",
+    "missing_keys",
+    "bad_id",
+    "empty_context",
+    "whitespace_context",
+    "unknown_sticker_set",
+    "sticker_not_in_set",
+    "small_sticker_set",
+    "missing_sticker_file",
+    "unreadable_sticker_file",
+    "bad_sticker_array",
+    "unknown_emoji",
 )
 # The report reason each injection must be counted under (split level).
 INJECTION_REASON = {
@@ -62,8 +71,16 @@ INJECTION_BANK_REASON = {
     "unreadable_sticker_file": "unreadable_sticker_file",
     "bad_sticker_array": "bad_sticker_array",
 }
-IMAGE_KINDS = ("uint8_rgb", "uint8_rgba", "uint8_grey", "float01_rgb", "float255_rgb",
-               "uint8_rgb_96x64", "float01_rgba_150x200", "uint8_grey1_128")
+IMAGE_KINDS = (
+    "uint8_rgb",
+    "uint8_rgba",
+    "uint8_grey",
+    "float01_rgb",
+    "float255_rgb",
+    "uint8_rgb_96x64",
+    "float01_rgba_150x200",
+    "uint8_grey1_128",
+)
 EMOJIS = ("😀", "😂", "😍", "😭", "👍", "😡")
 UNKNOWN_EMOJI = "🦄"
 WORDS = tuple(f"词{i}" for i in range(40)) + ("今天", "开心", "哈哈", "晚安", "好的")
@@ -126,10 +143,21 @@ def _write_mapping(set_dir: str, entries: Dict[str, str]) -> None:
             f.write(f"{sid}\t{emo}\n")
 
 
-def write_release(root: str, inject: Sequence[str] = (), num_sets: int = 3, stickers_per_set: int = 12,
-                  num_train: int = 24, num_val: int = 6, num_test: int = 6, seed: int = 0,
-                  big_ids: bool = True, image_kinds: str = "mixed", vocab_columns: int = 2,
-                  max_turns: int = 20, max_words: int = 40) -> FixtureInfo:
+def write_release(
+    root: str,
+    inject: Sequence[str] = (),
+    num_sets: int = 3,
+    stickers_per_set: int = 12,
+    num_train: int = 24,
+    num_val: int = 6,
+    num_test: int = 6,
+    seed: int = 0,
+    big_ids: bool = True,
+    image_kinds: str = "mixed",
+    vocab_columns: int = 2,
+    max_turns: int = 20,
+    max_words: int = 40,
+) -> FixtureInfo:
     """Writes the dataset into ``root`` (created) and returns what to expect."""
     unknown = sorted(set(inject) - set(INJECTIONS))
     if unknown:
@@ -138,9 +166,9 @@ def write_release(root: str, inject: Sequence[str] = (), num_sets: int = 3, stic
     os.makedirs(root, exist_ok=True)
     sticker_root = os.path.join(root, "npy_stickers")
 
-    base_set = (2 ** 63 - 1000) if big_ids else 100
-    base_sticker = (2 ** 62 + 12345) if big_ids else 1000
-    base_msg = (2 ** 60 + 7) if big_ids else 1
+    base_set = (2**63 - 1000) if big_ids else 100
+    base_sticker = (2**62 + 12345) if big_ids else 1000
+    base_msg = (2**60 + 7) if big_ids else 1
 
     # vocabularies
     with open(os.path.join(root, "vocab"), "w", encoding="utf-8") as f:
@@ -164,7 +192,9 @@ def write_release(root: str, inject: Sequence[str] = (), num_sets: int = 3, stic
         for _ in range(n):
             sid = new_sticker_id()
             kind = kinds[counter[0] % len(kinds)]
-            _write_npy(os.path.join(sticker_root, set_id, f"{sid}.npy"), make_sticker_array(kind, rng))
+            _write_npy(
+                os.path.join(sticker_root, set_id, f"{sid}.npy"), make_sticker_array(kind, rng)
+            )
             entries[sid] = EMOJIS[int(rng.integers(len(EMOJIS)))]
         mapping[set_id] = entries
         good[set_id] = list(entries)
@@ -183,9 +213,10 @@ def write_release(root: str, inject: Sequence[str] = (), num_sets: int = 3, stic
         special["small_sticker_set"] = (small, next(iter(mapping[small])))
         expected_bank["small_sticker_set"] += 1
     for name, writer in (
-            ("missing_sticker_file", None),
-            ("unreadable_sticker_file", lambda p: open(p, "wb").write(b"this is not a npy file")),
-            ("bad_sticker_array", lambda p: np.save(p, np.zeros((128, 128, 5), np.uint8)))):
+        ("missing_sticker_file", None),
+        ("unreadable_sticker_file", lambda p: open(p, "wb").write(b"this is not a npy file")),
+        ("bad_sticker_array", lambda p: np.save(p, np.zeros((128, 128, 5), np.uint8))),
+    ):
         if name in inject:
             sid = new_sticker_id()
             mapping[first_set][sid] = EMOJIS[0]
@@ -195,15 +226,19 @@ def write_release(root: str, inject: Sequence[str] = (), num_sets: int = 3, stic
             expected_bank[name] += 1
     if "unknown_emoji" in inject:
         sid = new_sticker_id()
-        _write_npy(os.path.join(sticker_root, first_set, f"{sid}.npy"),
-                   make_sticker_array("uint8_rgb", rng))
+        _write_npy(
+            os.path.join(sticker_root, first_set, f"{sid}.npy"),
+            make_sticker_array("uint8_rgb", rng),
+        )
         mapping[first_set][sid] = UNKNOWN_EMOJI
         good[first_set].append(sid)
         special["unknown_emoji"] = (first_set, sid)
     if "sticker_not_in_set" in inject:
         sid = new_sticker_id()
-        _write_npy(os.path.join(sticker_root, first_set, f"{sid}.npy"),
-                   make_sticker_array("uint8_rgb", rng))
+        _write_npy(
+            os.path.join(sticker_root, first_set, f"{sid}.npy"),
+            make_sticker_array("uint8_rgb", rng),
+        )
         special["sticker_not_in_set"] = (first_set, sid)
     for set_id, entries in mapping.items():
         _write_mapping(os.path.join(sticker_root, set_id), entries)
@@ -229,12 +264,24 @@ def write_release(root: str, inject: Sequence[str] = (), num_sets: int = 3, stic
         context = []
         for t in turns:
             msg[0] += 1
-            context.append({"text": t, "reply_to_msg_id": None if rng.random() < 0.5 else msg[0] - 1,
-                            "id": msg[0], "from_id": base_msg + int(rng.integers(3))})
-        return {"context": context,
-                "current": {"from_id": base_msg + 1, "reply_to_msg_id": msg[0],
-                            "sticker_set_id": int(set_id), "sticker_id": int(sticker_id),
-                            "sticker_alt": mapping.get(set_id, {}).get(sticker_id, EMOJIS[0])}}
+            context.append(
+                {
+                    "text": t,
+                    "reply_to_msg_id": None if rng.random() < 0.5 else msg[0] - 1,
+                    "id": msg[0],
+                    "from_id": base_msg + int(rng.integers(3)),
+                }
+            )
+        return {
+            "context": context,
+            "current": {
+                "from_id": base_msg + 1,
+                "reply_to_msg_id": msg[0],
+                "sticker_set_id": int(set_id),
+                "sticker_id": int(sticker_id),
+                "sticker_alt": mapping.get(set_id, {}).get(sticker_id, EMOJIS[0]),
+            },
+        }
 
     def random_valid() -> dict:
         set_id = set_ids[int(rng.integers(len(set_ids)))]
@@ -290,13 +337,21 @@ def write_release(root: str, inject: Sequence[str] = (), num_sets: int = 3, stic
         valid[split] = []
         with open(path, "w", encoding="utf-8") as f:
             for line_no, (status, obj) in enumerate(lines, start=1):
-                f.write((obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)) + "\n")
+                f.write(
+                    (obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)) + "\n"
+                )
                 if status == "ok":
                     valid[split].append((line_no, obj))
         num_lines[split] = len(lines)
         expected[split] = dict(exp)
         unknown_emoji_examples[split] = unk
-    return FixtureInfo(data_dir=root, good_stickers=good, mapping=mapping, valid=valid,
-                       num_lines=num_lines, expected_skips=expected,
-                       expected_bank_skips=dict(expected_bank),
-                       unknown_emoji_examples=unknown_emoji_examples)
+    return FixtureInfo(
+        data_dir=root,
+        good_stickers=good,
+        mapping=mapping,
+        valid=valid,
+        num_lines=num_lines,
+        expected_skips=expected,
+        expected_bank_skips=dict(expected_bank),
+        unknown_emoji_examples=unknown_emoji_examples,
+    )

@@ -15,8 +15,15 @@ from srs_tf.data.demo.generate import DemoConfig, generate, make_examples, plan_
 from srs_tf.evaluation import analysis
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = dict(num_sets=12, min_stickers=10, max_stickers=16, train_size=200, val_size=40,
-            test_size=40, random_label_fraction=0.25)
+TINY = dict(
+    num_sets=12,
+    min_stickers=10,
+    max_stickers=16,
+    train_size=200,
+    val_size=40,
+    test_size=40,
+    random_label_fraction=0.25,
+)
 CONTEXT_KEYS = {"text", "reply_to_msg_id", "id", "from_id"}
 CURRENT_KEYS = {"from_id", "reply_to_msg_id", "sticker_set_id", "sticker_id", "sticker_alt"}
 
@@ -40,8 +47,9 @@ def _lines(data_dir, split):
 
 def _mapping(data_dir, set_id):
     out = {}
-    with open(os.path.join(data_dir, "npy_stickers", str(set_id), "emoji_mapping.txt"),
-              encoding="utf-8") as f:
+    with open(
+        os.path.join(data_dir, "npy_stickers", str(set_id), "emoji_mapping.txt"), encoding="utf-8"
+    ) as f:
         for line in f:
             sid, emo = line.rstrip("\n").split("\t")
             out[int(sid)] = emo
@@ -70,14 +78,25 @@ def test_same_seed_is_byte_identical_other_seed_differs(data, tmp_path):
     assert all(a[k] == b[k] for k in a), [k for k in a if a[k] != b[k]][:5]
     other = _tree(_build(tmp_path / "other", seed=1))
     assert other["release_train.json"] != a["release_train.json"]
-    assert set(os.listdir(os.path.join(tmp_path / "other", "npy_stickers"))) & set(
-        os.listdir(os.path.join(data, "npy_stickers"))) == set()
+    assert (
+        set(os.listdir(os.path.join(tmp_path / "other", "npy_stickers")))
+        & set(os.listdir(os.path.join(data, "npy_stickers")))
+        == set()
+    )
 
 
 def test_layout(data):
     names = set(os.listdir(data))
-    assert {"release_train.json", "release_val.json", "release_test.json", "vocab",
-            "emoji_vocab", "npy_stickers", "LICENSE_ATTRIBUTION.txt", "stats.json"} <= names
+    assert {
+        "release_train.json",
+        "release_val.json",
+        "release_test.json",
+        "vocab",
+        "emoji_vocab",
+        "npy_stickers",
+        "LICENSE_ATTRIBUTION.txt",
+        "stats.json",
+    } <= names
     assert not any(".tmp-" in n for n in os.listdir(os.path.dirname(data)))
     lic = open(os.path.join(data, "LICENSE_ATTRIBUTION.txt"), encoding="utf-8").read()
     assert "OpenMoji" in lic and "CC BY-SA 4.0" in lic
@@ -100,8 +119,8 @@ def test_json_lines_schema(data):
             cur = ex["current"]
             for k in ("from_id", "sticker_set_id", "sticker_id"):
                 assert type(cur[k]) is int, (k, cur[k])
-            assert cur["sticker_set_id"] > 2 ** 53 and cur["sticker_id"] > 2 ** 53
-            assert cur["sticker_set_id"] < 2 ** 63 and cur["sticker_id"] < 2 ** 63
+            assert cur["sticker_set_id"] > 2**53 and cur["sticker_id"] > 2**53
+            assert cur["sticker_set_id"] < 2**63 and cur["sticker_id"] < 2**63
             assert isinstance(cur["sticker_alt"], str) and cur["sticker_alt"]
             ids = [t["id"] for t in ex["context"]]
             assert ids == sorted(ids) and len(set(ids)) == len(ids)
@@ -135,8 +154,9 @@ def test_ground_truth_stickers_exist_and_match_mapping(data):
             assert cur["sticker_id"] in mapping
             assert cur["sticker_alt"] == mapping[cur["sticker_id"]]
     ex = _lines(data, "test")[0]["current"]
-    arr = np.load(os.path.join(data, "npy_stickers", str(ex["sticker_set_id"]),
-                               f"{ex['sticker_id']}.npy"))
+    arr = np.load(
+        os.path.join(data, "npy_stickers", str(ex["sticker_set_id"]), f"{ex['sticker_id']}.npy")
+    )
     assert arr.dtype == np.uint8 and arr.shape == (128, 128, 3)
     assert arr.std() > 10  # a picture, not a blank
 
@@ -147,11 +167,14 @@ def test_set_style_is_shared_and_stickers_differ(data):
     arrs = [np.load(os.path.join(d, f"{k}.npy")).astype(np.float32) for k in _mapping(data, set_id)]
     other_id = sorted(os.listdir(os.path.join(data, "npy_stickers")))[1]
     od = os.path.join(data, "npy_stickers", other_id)
-    others = [np.load(os.path.join(od, f"{k}.npy")).astype(np.float32)
-              for k in _mapping(data, other_id)]
+    others = [
+        np.load(os.path.join(od, f"{k}.npy")).astype(np.float32) for k in _mapping(data, other_id)
+    ]
+
     # Border pixels (background/frame) are the set's style: closer within a set.
     def border(a):
         return np.concatenate([a[:4].reshape(-1, 3), a[-4:].reshape(-1, 3)]).mean(0)
+
     within = np.mean([np.abs(border(a) - border(arrs[0])).mean() for a in arrs[1:]])
     across = np.mean([np.abs(border(a) - border(arrs[0])).mean() for a in others])
     assert within < across
@@ -187,9 +210,15 @@ def test_styles_do_not_move_the_plan_stream(monkeypatch):
     cfg = DemoConfig(output_dir="unused", num_sets=8, random_label_fraction=0.25)
 
     def plan_facts(plans):
-        return [(p.set_id, p.random_labels, p.popularity,
-                 [(s.sticker_id, s.depicts, s.label, s.popularity) for s in p.stickers])
-                for p in plans]
+        return [
+            (
+                p.set_id,
+                p.random_labels,
+                p.popularity,
+                [(s.sticker_id, s.depicts, s.label, s.popularity) for s in p.stickers],
+            )
+            for p in plans
+        ]
 
     before = plan_sets(cfg, np.random.default_rng(7))
     real_style, real_variant = artwork.random_style, artwork.random_variant
@@ -218,8 +247,12 @@ def test_vocab_files(data):
         pairs = [(m.group(1), int(m.group(2))) for m in entries]
         assert pairs == sorted(pairs, key=lambda p: (-p[1], p[0]))
         if name == "vocab":
-            counts = collections.Counter(w for ex in _lines(data, "train") for t in ex["context"]
-                                         for w in t["text"].split(" "))
+            counts = collections.Counter(
+                w
+                for ex in _lines(data, "train")
+                for t in ex["context"]
+                for w in t["text"].split(" ")
+            )
         else:
             counts = collections.Counter()
             for s in os.listdir(os.path.join(data, "npy_stickers")):
@@ -240,9 +273,20 @@ def test_refuses_to_overwrite(data, tmp_path):
 
 def test_cli_writes_stats_and_refuses_overwrite(tmp_path):
     out = str(tmp_path / "CLI")
-    cmd = [sys.executable, os.path.join(REPO, "bin", "make_demo_data"), f"--output_dir={out}",
-           "--num_sets=3", "--min_stickers=10", "--max_stickers=12", "--train_size=6",
-           "--val_size=2", "--test_size=2", "--min_turns=4", "--max_turns=6", "--quiet"]
+    cmd = [
+        sys.executable,
+        os.path.join(REPO, "bin", "make_demo_data"),
+        f"--output_dir={out}",
+        "--num_sets=3",
+        "--min_stickers=10",
+        "--max_stickers=12",
+        "--train_size=6",
+        "--val_size=2",
+        "--test_size=2",
+        "--min_turns=4",
+        "--max_turns=6",
+        "--quiet",
+    ]
     env = dict(os.environ, PYTHONPATH=REPO)
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     assert res.returncode == 0, res.stderr
@@ -265,8 +309,9 @@ def test_stats_match_files(data):
     s = stats["splits"]["train"]
     turns = np.mean([len(e["context"]) for e in rows])
     assert s["mean_turns_per_context"] == round(float(turns), 2)
-    users = np.mean([len({t["from_id"] for t in e["context"]} | {e["current"]["from_id"]})
-                     for e in rows])
+    users = np.mean(
+        [len({t["from_id"] for t in e["context"]} | {e["current"]["from_id"]}) for e in rows]
+    )
     assert s["mean_users_per_dialog"] == round(float(users), 2)
     assert 3 <= users <= 9
 
@@ -286,8 +331,9 @@ def test_random_label_sets_at_requested_fraction(data):
 
 
 def test_turn_counts_within_flags(tmp_path):
-    out = _build(tmp_path / "T", num_sets=3, train_size=60, val_size=5, test_size=5,
-                 min_turns=5, max_turns=8)
+    out = _build(
+        tmp_path / "T", num_sets=3, train_size=60, val_size=5, test_size=5, min_turns=5, max_turns=8
+    )
     counts = [len(ex["context"]) for sp in ("train", "val", "test") for ex in _lines(out, sp)]
     assert min(counts) >= 5 and max(counts) <= 8
     assert len(set(counts)) > 1
@@ -307,15 +353,18 @@ def test_cue_words_relate_to_ground_truth(data):
             other = pool[int(rng.integers(len(pool)))]
             while lexicon.group_of(other).name == lexicon.group_of(gt).name:
                 other = pool[int(rng.integers(len(pool)))]
+
             def cued(e):
-                return any(lexicon.contains_phrase(t, p)
-                           for t in texts for p in lexicon.cue_phrases(e))
+                return any(
+                    lexicon.contains_phrase(t, p) for t in texts for p in lexicon.cue_phrases(e)
+                )
+
             hit += cued(gt)
             control += cued(other)
             n += 1
     assert n > 100
-    assert hit / n > 0.7          # ~88% carry a (strong or weak) cue
-    assert control / n < 0.3      # a random other meaning is rarely cued
+    assert hit / n > 0.7  # ~88% carry a (strong or weak) cue
+    assert control / n < 0.3  # a random other meaning is rarely cued
 
 
 def test_small_talk_carries_no_cue():
@@ -342,16 +391,24 @@ def test_learnable_but_not_trivial():
         others = [s for s in p.stickers if s is not gt]
         cands = [gt] + [others[int(i)] for i in rng.choice(len(others), 9, replace=False)]
         texts = [t["text"] for t in ex["context"]]
-        oracle.append(dialogs.recall_at_1(
-            dialogs.cue_oracle_scores(texts, [c.depicts for c in cands]), 0))
+        oracle.append(
+            dialogs.recall_at_1(dialogs.cue_oracle_scores(texts, [c.depicts for c in cands]), 0)
+        )
         blind.append(dialogs.recall_at_1(np.array([c.popularity for c in cands]), 0))
     assert 0.6 <= np.mean(oracle) <= 0.85
     assert np.mean(blind) < 0.3
 
 
-@pytest.mark.parametrize("bad", [dict(max_stickers=8), dict(min_turns=6, max_turns=5),
-                                 dict(random_label_fraction=1.5), dict(num_sets=0),
-                                 dict(min_stickers=30, max_stickers=20)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(max_stickers=8),
+        dict(min_turns=6, max_turns=5),
+        dict(random_label_fraction=1.5),
+        dict(num_sets=0),
+        dict(min_stickers=30, max_stickers=20),
+    ],
+)
 def test_config_validation(bad, tmp_path):
     with pytest.raises(ValueError):
         generate(DemoConfig(output_dir=str(tmp_path / "X"), **bad))
@@ -361,6 +418,7 @@ def test_config_validation(bad, tmp_path):
 def test_contact_sheet(data, tmp_path):
     from PIL import Image
     from srs_tf.data.demo.contact_sheet import contact_sheet
+
     out = contact_sheet(data, str(tmp_path / "sheet.png"), num_sets=4, per_set=5)
     im = Image.open(out)
     assert im.size[0] > 5 * 96 and im.size[1] > 4 * 96

@@ -22,8 +22,15 @@ from model_helpers import calibrated_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT = os.path.join(REPO, "bin", "export")
-CFG = SRSConfig(vocab_size=50, emoji_vocab_size=8, emb_dim=16, hidden_dim=16, context_len=4,
-                max_words=6, inception_weights="none")
+CFG = SRSConfig(
+    vocab_size=50,
+    emoji_vocab_size=8,
+    emb_dim=16,
+    hidden_dim=16,
+    context_len=4,
+    max_words=6,
+    inception_weights="none",
+)
 WORDS = ["今天", "好", "开心", "你好", "哈哈"] + [f"w{i}" for i in range(43)]
 VOCAB = ["[PAD]", "[UNK]"] + WORDS
 EMOJI = ["[PAD]", "[UNK]", "😀", "😂", "😍", "😭", "😡", "👍"]
@@ -53,26 +60,41 @@ def run(tmp_path_factory):
     run_dir.mkdir()
     Vocab(WORDS).save(str(tfrec / "vocab"))
     Vocab(EMOJI[2:]).save(str(tfrec / "emoji_vocab"))
-    meta = {"vocab_size": CFG.vocab_size, "emoji_vocab_size": CFG.emoji_vocab_size,
-            "context_len": CFG.context_len, "max_words": CFG.max_words,
-            "num_candidates": CFG.num_candidates, "image_size": 128, "train_examples": 64}
+    meta = {
+        "vocab_size": CFG.vocab_size,
+        "emoji_vocab_size": CFG.emoji_vocab_size,
+        "context_len": CFG.context_len,
+        "max_words": CFG.max_words,
+        "num_candidates": CFG.num_candidates,
+        "image_size": 128,
+        "train_examples": 64,
+    }
     (tfrec / "meta.json").write_text(json.dumps(meta))
-    train = TrainConfig(data_dir=str(tfrec), model_dir=str(run_dir), model=CFG,
-                        emoji_warmup_steps=0, train_steps=1)
+    train = TrainConfig(
+        data_dir=str(tfrec), model_dir=str(run_dir), model=CFG, emoji_warmup_steps=0, train_steps=1
+    )
     (run_dir / "config.json").write_text(train.to_json())
     model = calibrated_model(CFG)
     step = tf.Variable(STEP, dtype=tf.int64)
-    checkpoint = tf.train.Checkpoint(encoder=model.get_layer("sticker_encoder"),
-                                     matcher=model.get_layer("matcher"), step=step)
+    checkpoint = tf.train.Checkpoint(
+        encoder=model.get_layer("sticker_encoder"), matcher=model.get_layer("matcher"), step=step
+    )
     tf.train.CheckpointManager(checkpoint, str(run_dir / "best"), max_to_keep=1).save(
-        checkpoint_number=STEP)
+        checkpoint_number=STEP
+    )
     (run_dir / "best.json").write_text(json.dumps({"step": STEP, "val": VAL}))
     return {"root": root, "run_dir": str(run_dir), "tfrec": str(tfrec), "model": model}
 
 
 def run_export(*args):
-    return subprocess.run([sys.executable, EXPORT, *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, EXPORT, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +112,11 @@ def loaded(exported):
 
 
 def keras_scores(model, ctx, turns, images, eager=False):
-    inputs = {"context_ids": tf.constant(ctx), "num_turns": tf.constant(turns),
-              "candidates": tf.constant(images)}
+    inputs = {
+        "context_ids": tf.constant(ctx),
+        "num_turns": tf.constant(turns),
+        "candidates": tf.constant(images),
+    }
     if eager:
         return model(inputs, training=False)["scores"].numpy()
     return tf.function(lambda x: model(x, training=False))(inputs)["scores"].numpy()
@@ -99,15 +124,22 @@ def keras_scores(model, ctx, turns, images, eager=False):
 
 def test_export_directory_contents(exported):
     names = set(os.listdir(exported))
-    assert {"saved_model.pb", "variables", "vocab", "emoji_vocab",
-            export_lib.EXPORT_INFO_FILE} <= names
+    assert {
+        "saved_model.pb",
+        "variables",
+        "vocab",
+        "emoji_vocab",
+        export_lib.EXPORT_INFO_FILE,
+    } <= names
     assert not [n for n in os.listdir(os.path.dirname(exported)) if ".tmp-" in n]
     info = export_lib.load_export_info(exported)
     assert info["config"] == CFG.to_dict()
     assert info["step"] == STEP and info["val"] == VAL
     assert set(info["signatures"]) == set(export_lib.SIGNATURES)
-    assert info["signatures"]["serving_default"]["inputs"]["context_ids"] == \
-        ["int32", ["B", CFG.context_len, CFG.max_words]]
+    assert info["signatures"]["serving_default"]["inputs"]["context_ids"] == [
+        "int32",
+        ["B", CFG.context_len, CFG.max_words],
+    ]
     with open(os.path.join(exported, "vocab"), encoding="utf-8") as f:
         assert f.read().splitlines() == VOCAB
     with open(os.path.join(exported, "emoji_vocab"), encoding="utf-8") as f:
@@ -122,8 +154,10 @@ def test_signatures_and_specs(loaded):
     assert specs["candidates"].dtype == tf.uint8
     assert specs["candidates"].shape.as_list() == [None, None, 128, 128, 3]
     assert set(sig.structured_outputs) == {"scores"}
-    assert loaded.signatures["rank_text"].structured_input_signature[1]["utterances"].dtype == \
-        tf.string
+    assert (
+        loaded.signatures["rank_text"].structured_input_signature[1]["utterances"].dtype
+        == tf.string
+    )
     outs = loaded.signatures["encode_stickers"].structured_outputs
     assert {"sticker_regions", "sticker_flat", "emoji_logits", "emoji"} <= set(outs)
 
@@ -152,8 +186,10 @@ CLEAN_SCRIPT = textwrap.dedent("""
 def ids_to_utterances(ctx, turns):
     rows = []
     for b in range(len(ctx)):
-        rows.append([" ".join(VOCAB[i] for i in ctx[b, t] if i) for t in range(turns[b])]
-                    + [""] * (CFG.context_len - turns[b]))
+        rows.append(
+            [" ".join(VOCAB[i] for i in ctx[b, t] if i) for t in range(turns[b])]
+            + [""] * (CFG.context_len - turns[b])
+        )
     return np.array(rows, dtype=object)
 
 
@@ -163,13 +199,21 @@ def test_clean_process_scores_equal_keras(run, exported, tmp_path):
     utterances = ids_to_utterances(ctx, turns)
     inputs, result = str(tmp_path / "in.npz"), str(tmp_path / "out.npz")
     np.savez(inputs, ctx=ctx, images=images, utterances=utterances.astype(str))
-    script = CLEAN_SCRIPT.format(site=site.getsitepackages()[0], inputs=inputs,
-                                 export=exported, result=result)
+    script = CLEAN_SCRIPT.format(
+        site=site.getsitepackages()[0], inputs=inputs, export=exported, result=result
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # -I: no PYTHONPATH, no user site, no cwd; -S: no site-packages .pth files, so
     # the editable install of srs_tf is invisible; tensorflow comes from sys.path.
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True,
-                          text=True, cwd=str(tmp_path), env=env, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = np.load(result)
     assert out["modules"].size == 0
@@ -192,10 +236,12 @@ def test_rank_text_layout_equals_serving_default(loaded):
         ["", "", "", "", "", "", "开心"],
     ]
     vocab = Vocab(WORDS)
-    expected = np.stack([encode_context(c, vocab, CFG.context_len, CFG.max_words)[0]
-                         for c in contexts])
-    turns = np.array([encode_context(c, vocab, CFG.context_len, CFG.max_words)[1]
-                      for c in contexts], np.int32)
+    expected = np.stack(
+        [encode_context(c, vocab, CFG.context_len, CFG.max_words)[0] for c in contexts]
+    )
+    turns = np.array(
+        [encode_context(c, vocab, CFG.context_len, CFG.max_words)[1] for c in contexts], np.int32
+    )
     assert turns.tolist() == [4, 1]
     _, _, images = make_inputs(seed=3, batch=2, candidates=3)
     encoded = loaded.encode_stickers(tf.constant(images.reshape(-1, 128, 128, 3)))
@@ -209,18 +255,21 @@ def test_rank_text_layout_equals_serving_default(loaded):
     assert out["num_turns"].numpy().tolist() == [4, 1]
     words = out["context_words"].numpy()
     assert [w.decode() for w in words[0, 1] if w] == ["w1", "w2", "w3", "w4", "w5", "w6"]
-    text = loaded.signatures["rank_text"](utterances=tf.constant(contexts),
-                                          candidates=tf.constant(images))["scores"].numpy()
-    ids = loaded.signatures["serving_default"](context_ids=tf.constant(got),
-                                               candidates=tf.constant(images))["scores"].numpy()
+    text = loaded.signatures["rank_text"](
+        utterances=tf.constant(contexts), candidates=tf.constant(images)
+    )["scores"].numpy()
+    ids = loaded.signatures["serving_default"](
+        context_ids=tf.constant(got), candidates=tf.constant(images)
+    )["scores"].numpy()
     np.testing.assert_allclose(text, ids, atol=1e-6, rtol=0)
     np.testing.assert_allclose(out["scores"].numpy(), ids, atol=1e-5, rtol=0)
 
 
 def test_cache_path_equals_uncached(loaded):
     ctx, turns, images = make_inputs(seed=5, batch=2, candidates=4)
-    direct = loaded.signatures["serving_default"](context_ids=tf.constant(ctx),
-                                                  candidates=tf.constant(images))["scores"]
+    direct = loaded.signatures["serving_default"](
+        context_ids=tf.constant(ctx), candidates=tf.constant(images)
+    )["scores"]
     enc = loaded.signatures["encode_stickers"](images=tf.constant(images.reshape(-1, 128, 128, 3)))
     assert enc["sticker_regions"].shape == (8, 36, 768)
     assert enc["sticker_flat"].shape == (8, 2048)
@@ -228,8 +277,9 @@ def test_cache_path_equals_uncached(loaded):
     assert all(e.decode() in EMOJI[2:] for e in enc["emoji"].numpy())
     regions = tf.reshape(enc["sticker_regions"], [2, 4, 36, 768])
     flat = tf.reshape(enc["sticker_flat"], [2, 4, 2048])
-    cached = loaded.signatures["rank_encoded"](context_ids=tf.constant(ctx),
-                                               sticker_regions=regions, sticker_flat=flat)
+    cached = loaded.signatures["rank_encoded"](
+        context_ids=tf.constant(ctx), sticker_regions=regions, sticker_flat=flat
+    )
     np.testing.assert_allclose(cached["scores"].numpy(), direct.numpy(), atol=1e-5, rtol=0)
     assert cached["sticker_attention"].shape == (2, 4, CFG.context_len, 36)
     assert cached["word_attention"].shape == (2, 4, CFG.context_len, CFG.max_words)
@@ -237,8 +287,8 @@ def test_cache_path_equals_uncached(loaded):
     # one bank [1, C, ...] shared by every context = the bank repeated per context
     bank = loaded.rank_encoded(tf.constant(ctx), regions[:1], flat[:1])["scores"].numpy()
     same = loaded.signatures["serving_default"](
-        context_ids=tf.constant(ctx),
-        candidates=tf.constant(np.repeat(images[:1], 2, axis=0)))["scores"].numpy()
+        context_ids=tf.constant(ctx), candidates=tf.constant(np.repeat(images[:1], 2, axis=0))
+    )["scores"].numpy()
     np.testing.assert_allclose(bank, same, atol=1e-5, rtol=0)
 
 
@@ -262,33 +312,45 @@ def test_bad_inputs_are_named(loaded):
     assert "candidates: expected shape [batch, candidates, 128, 128, 3]" in msg
     # wrong T (context_len) and L
     five = tf.constant(np.ones((2, 5, CFG.max_words), np.int32))
-    assert "context_ids: expected shape [batch, 4, 6]" in _error(lambda: sig(context_ids=five,
-                                                                             candidates=i))
+    assert "context_ids: expected shape [batch, 4, 6]" in _error(
+        lambda: sig(context_ids=five, candidates=i)
+    )
     assert "context_ids: expected shape" in _error(
-        lambda: loaded.serving_default(tf.ones([2, 4, 7], tf.int32), i))
+        lambda: loaded.serving_default(tf.ones([2, 4, 7], tf.int32), i)
+    )
     # contexts that break the layout contract
     gap = ctx.copy()
     gap[0, 1:] = 0
     gap[0, 3, 0] = 5
     assert "context_ids: a non-empty row follows an empty one" in _error(
-        lambda: sig(context_ids=tf.constant(gap), candidates=i))
+        lambda: sig(context_ids=tf.constant(gap), candidates=i)
+    )
     assert "context_ids: every context needs a non-empty first row" in _error(
-        lambda: sig(context_ids=tf.zeros_like(c), candidates=i))
+        lambda: sig(context_ids=tf.zeros_like(c), candidates=i)
+    )
     assert "context_ids: word ids must be < vocab_size=50" in _error(
-        lambda: sig(context_ids=c + 100, candidates=i))
+        lambda: sig(context_ids=c + 100, candidates=i)
+    )
     assert "candidates: batch size" in _error(lambda: sig(context_ids=c, candidates=i[:1]))
     assert "utterances: every context needs at least one non-empty utterance" in _error(
-        lambda: loaded.signatures["rank_text"](utterances=tf.constant([["", " "]]),
-                                               candidates=i[:1]))
+        lambda: loaded.signatures["rank_text"](
+            utterances=tf.constant([["", " "]]), candidates=i[:1]
+        )
+    )
     assert "images: expected shape" in _error(
-        lambda: loaded.signatures["encode_stickers"](images=tf.zeros([1, 100, 128, 3], tf.uint8)))
+        lambda: loaded.signatures["encode_stickers"](images=tf.zeros([1, 100, 128, 3], tf.uint8))
+    )
     regions, flat = tf.zeros([3, 2, 36, 768]), tf.zeros([3, 2, 2048])
     assert "sticker_regions: dimension 0" in _error(
-        lambda: loaded.signatures["rank_encoded"](context_ids=c, sticker_regions=regions,
-                                                  sticker_flat=flat))
+        lambda: loaded.signatures["rank_encoded"](
+            context_ids=c, sticker_regions=regions, sticker_flat=flat
+        )
+    )
     assert "sticker_flat: expected shape" in _error(
-        lambda: loaded.signatures["rank_encoded"](context_ids=c, sticker_regions=regions[:1],
-                                                  sticker_flat=tf.zeros([1, 2, 100])))
+        lambda: loaded.signatures["rank_encoded"](
+            context_ids=c, sticker_regions=regions[:1], sticker_flat=tf.zeros([1, 2, 100])
+        )
+    )
 
 
 def test_bin_export_refuses_existing_export(run, exported):
@@ -303,8 +365,7 @@ def test_bin_export_refuses_existing_export(run, exported):
 def test_bin_export_without_checkpoint_fails_cleanly(run, tmp_path):
     empty_run = tmp_path / "run"
     empty_run.mkdir()
-    (empty_run / "config.json").write_text(
-        open(os.path.join(run["run_dir"], "config.json")).read())
+    (empty_run / "config.json").write_text(open(os.path.join(run["run_dir"], "config.json")).read())
     proc = run_export(f"--model_dir={empty_run}", f"--export_dir={tmp_path / 'out'}")
     assert proc.returncode != 0
     assert "no checkpoint" in proc.stderr
@@ -317,8 +378,9 @@ def test_export_atomic_overwrite_replaces(run, tmp_path):
     (target / "stale.txt").write_text("old export")
     with pytest.raises(export_lib.ExportExistsError, match="--overwrite"):
         export_lib.export_atomic(run["model"], CFG, VOCAB, EMOJI, str(target), {"step": 1})
-    export_lib.export_atomic(run["model"], CFG, VOCAB, EMOJI, str(target), {"step": 1},
-                             overwrite=True)
+    export_lib.export_atomic(
+        run["model"], CFG, VOCAB, EMOJI, str(target), {"step": 1}, overwrite=True
+    )
     assert not (target / "stale.txt").exists()
     assert export_lib.load_export_info(str(target))["step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saved"]

@@ -22,8 +22,11 @@ def test_graph_flops_counts_matmul_and_einsum():
     def fn(a, b):
         return tf.einsum("bij,bjk->bik", tf.matmul(a, b)[None], b[None])
 
-    graph = tf.function(fn).get_concrete_function(
-        tf.TensorSpec([4, 6], tf.float32), tf.TensorSpec([6, 6], tf.float32)).graph
+    graph = (
+        tf.function(fn)
+        .get_concrete_function(tf.TensorSpec([4, 6], tf.float32), tf.TensorSpec([6, 6], tf.float32))
+        .graph
+    )
     assert graph_flops(graph) == 2 * 4 * 6 * 6 + 2 * 1 * 4 * 6 * 6
 
 
@@ -32,7 +35,10 @@ def test_graph_flops_refuses_dynamic_einsum_shapes():
 
     from srs_tf.training.flops import graph_flops
 
-    graph = tf.function(lambda a: tf.einsum("ij,jk->ik", a, a)).get_concrete_function(
-        tf.TensorSpec([None, None], tf.float32)).graph
+    graph = (
+        tf.function(lambda a: tf.einsum("ij,jk->ik", a, a))
+        .get_concrete_function(tf.TensorSpec([None, None], tf.float32))
+        .graph
+    )
     with pytest.raises(ValueError, match="dynamic shape"):
         graph_flops(graph)

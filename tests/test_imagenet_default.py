@@ -34,9 +34,19 @@ def _closed_port():
 
 def _offline_env(keras_home):
     proxy = f"http://127.0.0.1:{_closed_port()}"
-    return dict(os.environ, KERAS_HOME=str(keras_home), PYTHONUNBUFFERED="1",
-                TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", https_proxy=proxy,
-                HTTPS_PROXY=proxy, http_proxy=proxy, HTTP_PROXY=proxy, no_proxy="", NO_PROXY="")
+    return dict(
+        os.environ,
+        KERAS_HOME=str(keras_home),
+        PYTHONUNBUFFERED="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        CUDA_VISIBLE_DEVICES="",
+        https_proxy=proxy,
+        HTTPS_PROXY=proxy,
+        http_proxy=proxy,
+        HTTP_PROXY=proxy,
+        no_proxy="",
+        NO_PROXY="",
+    )
 
 
 def test_defaults_are_imagenet():
@@ -107,8 +117,11 @@ def test_cached_file_with_keras_hash_is_used_without_a_fetch(cache, monkeypatch)
     path = models / imagenet.KERAS_FILE
     path.write_bytes(b"weights")
     checked = []
-    monkeypatch.setattr(file_utils, "validate_file",
-                        lambda fpath, file_hash, **kw: checked.append((fpath, file_hash)) or True)
+    monkeypatch.setattr(
+        file_utils,
+        "validate_file",
+        lambda fpath, file_hash, **kw: checked.append((fpath, file_hash)) or True,
+    )
     assert imagenet.ensure_imagenet_weights() == str(path)
     assert checked == [(str(path), imagenet.KERAS_MD5)] and attempts == []
 
@@ -125,8 +138,9 @@ def test_a_download_by_keras_lands_in_the_cache(cache, monkeypatch):
 
     monkeypatch.setattr(file_utils, "urlretrieve", download)
     hashes = []
-    monkeypatch.setattr(file_utils, "validate_file",
-                        lambda fpath, file_hash, **kw: hashes.append(file_hash) or True)
+    monkeypatch.setattr(
+        file_utils, "validate_file", lambda fpath, file_hash, **kw: hashes.append(file_hash) or True
+    )
     path = imagenet.ensure_imagenet_weights()
     assert path == str(models / imagenet.KERAS_FILE)
     assert open(path, "rb").read() == b"downloaded" and hashes == [imagenet.KERAS_MD5]
@@ -181,8 +195,14 @@ _PREPARED_CACHE_SCRIPT = textwrap.dedent("""
 
 def test_imagenet_from_a_prepared_cache_offline(tmp_path):
     home = tmp_path / "keras_home"
-    result = subprocess.run([PY, "-c", _PREPARED_CACHE_SCRIPT], env=_offline_env(home), cwd=REPO,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [PY, "-c", _PREPARED_CACHE_SCRIPT],
+        env=_offline_env(home),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "IMAGENET_FROM_CACHE_OK 376" in result.stdout
     assert "Downloading" not in result.stdout
@@ -194,9 +214,20 @@ def test_bin_train_offline_stops_before_any_work(tmp_path):
     start = time.perf_counter()
     # A data directory that does not exist: the check comes before any data is read.
     result = subprocess.run(
-        [PY, os.path.join(REPO, "bin", "train"), f"--data_dir={tmp_path / 'no_data'}",
-         f"--model_dir={run}", "--hidden_dim=16", "--emb_dim=16", "--batch_size=8"],
-        env=_offline_env(home), capture_output=True, text=True, timeout=300)
+        [
+            PY,
+            os.path.join(REPO, "bin", "train"),
+            f"--data_dir={tmp_path / 'no_data'}",
+            f"--model_dir={run}",
+            "--hidden_dim=16",
+            "--emb_dim=16",
+            "--batch_size=8",
+        ],
+        env=_offline_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     elapsed = time.perf_counter() - start
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

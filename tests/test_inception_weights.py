@@ -44,9 +44,12 @@ def _random(shapes, seed):
 
 def _write(prefix, values):
     names = sorted(values)
-    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
-                      shape_and_slices=[""] * len(names),
-                      tensors=[tf.constant(values[n]) for n in names])
+    tf.raw_ops.SaveV2(
+        prefix=prefix,
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tf.constant(values[n]) for n in names],
+    )
     return prefix
 
 
@@ -71,8 +74,9 @@ def _conv_bn_of(branch_output):
 
 @pytest.fixture(scope="module")
 def backbone():
-    return keras.applications.InceptionV3(include_top=False, weights=None,
-                                          input_shape=(SIZE, SIZE, 3))
+    return keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(SIZE, SIZE, 3)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +117,7 @@ def test_keras_layers_in_creation_order(backbone):
     assert len(convs) == 94
     # auto-generated numbers are creation order (offset by whatever the
     # process built before): the mapping must follow it
-    nums = [int(m.group(1)) if (m := re.search(r"_(\d+)$", c.conv.name)) else 0
-            for c in convs]
+    nums = [int(m.group(1)) if (m := re.search(r"_(\d+)$", c.conv.name)) else 0 for c in convs]
     assert nums == sorted(nums) and len(set(nums)) == 94
     # every Keras kernel has the shape of its slim and release counterpart
     slim_shapes = dict(SLIM_TABLE)
@@ -130,13 +133,15 @@ def test_keras_layers_in_creation_order(backbone):
 def test_slim_checkpoint(backbone, slim_ckpt, slim_values, capsys):
     names = _ckpt_names(slim_ckpt)
     assert names == {n for n, _ in SLIM_TABLE} | {
-        "global_step", "InceptionV3/Conv2d_1a_3x3/weights/Adam"}
+        "global_step",
+        "InceptionV3/Conv2d_1a_3x3/weights/Adam",
+    }
 
     n = iw.load_inception_weights(backbone, slim_ckpt)
     assert n == 376
     out = capsys.readouterr().out
     assert f"loaded 376 tensors from {slim_ckpt} (tf-slim)" in out
-    assert "ignored 14 other" in out   # 12 (aux) logits + global_step + Adam slot
+    assert "ignored 14 other" in out  # 12 (aux) logits + global_step + Adam slot
 
     v = slim_values
     first = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)][0]
@@ -151,7 +156,7 @@ def test_slim_checkpoint(backbone, slim_ckpt, slim_values, capsys):
     np.testing.assert_array_equal(bn.moving_mean.numpy(), v[f"{s}/BatchNorm/moving_mean"])
     np.testing.assert_array_equal(bn.moving_variance.numpy(), v[f"{s}/BatchNorm/moving_variance"])
     np.testing.assert_array_equal(conv.kernel.numpy(), v[f"{s}/weights"])
-    conv, bn = _conv_bn_of(mixed7.input[2])   # last of the 5-conv branch (same shape as Branch_1's)
+    conv, bn = _conv_bn_of(mixed7.input[2])  # last of the 5-conv branch (same shape as Branch_1's)
     s = "InceptionV3/Mixed_6e/Branch_2/Conv2d_0e_1x7"
     np.testing.assert_array_equal(bn.beta.numpy(), v[f"{s}/BatchNorm/beta"])
     np.testing.assert_array_equal(conv.kernel.numpy(), v[f"{s}/weights"])
@@ -159,8 +164,9 @@ def test_slim_checkpoint(backbone, slim_ckpt, slim_values, capsys):
     # mixed10 = Mixed_7c: branch_pool conv, and the 3x1 conv closing branch3x3dbl
     mixed10 = backbone.get_layer("mixed10")
     conv, _ = _conv_bn_of(mixed10.input[3])
-    np.testing.assert_array_equal(conv.kernel.numpy(),
-                                  v["InceptionV3/Mixed_7c/Branch_3/Conv2d_0b_1x1/weights"])
+    np.testing.assert_array_equal(
+        conv.kernel.numpy(), v["InceptionV3/Mixed_7c/Branch_3/Conv2d_0b_1x1/weights"]
+    )
     dbl = _producer(mixed10.input[2])
     assert isinstance(dbl, keras.layers.Concatenate)
     conv, bn = _conv_bn_of(dbl.input[1])
@@ -173,21 +179,25 @@ def test_slim_checkpoint(backbone, slim_ckpt, slim_values, capsys):
         s = f"InceptionV3/{spec.slim}"
         np.testing.assert_array_equal(kc.conv.kernel.numpy(), v[f"{s}/weights"])
         np.testing.assert_array_equal(kc.bn.beta.numpy(), v[f"{s}/BatchNorm/beta"])
-        np.testing.assert_array_equal(kc.bn.moving_variance.numpy(),
-                                      v[f"{s}/BatchNorm/moving_variance"])
+        np.testing.assert_array_equal(
+            kc.bn.moving_variance.numpy(), v[f"{s}/BatchNorm/moving_variance"]
+        )
 
 
 def test_slim_checkpoint_directory(backbone, slim_ckpt, slim_values):
     backbone.layers[1].kernel.assign(np.zeros((3, 3, 3, 32), np.float32))
     assert iw.load_inception_weights(backbone, os.path.dirname(slim_ckpt)) == 376
-    np.testing.assert_array_equal(backbone.layers[1].kernel.numpy(),
-                                  slim_values["InceptionV3/Conv2d_1a_3x3/weights"])
+    np.testing.assert_array_equal(
+        backbone.layers[1].kernel.numpy(), slim_values["InceptionV3/Conv2d_1a_3x3/weights"]
+    )
 
 
 def test_release_checkpoint(backbone, release_ckpt, release_values, capsys):
     assert _ckpt_names(release_ckpt) == {n for n, _ in RELEASE_TABLE}
     assert iw.load_inception_weights(backbone, release_ckpt) == 188
-    assert f"loaded 188 tensors from {release_ckpt} (stickerchat-release)" in capsys.readouterr().out
+    assert (
+        f"loaded 188 tensors from {release_ckpt} (stickerchat-release)" in capsys.readouterr().out
+    )
     v = release_values
     for spec, kc in zip(iw.conv_specs(), iw.keras_convs(backbone)):
         s = f"image_encoder/{spec.release}"
@@ -196,21 +206,25 @@ def test_release_checkpoint(backbone, release_ckpt, release_values, capsys):
         np.testing.assert_array_equal(kc.bn.moving_mean.numpy(), 0.0)
         np.testing.assert_allclose(kc.bn.moving_variance.numpy(), 1.0 - kc.bn.epsilon)
 
-    mixed7 = backbone.get_layer("mixed7")   # = mixed_17x17x768e
+    mixed7 = backbone.get_layer("mixed7")  # = mixed_17x17x768e
     _, bn = _conv_bn_of(mixed7.input[2])
     np.testing.assert_array_equal(
-        bn.beta.numpy(), v["image_encoder/mixed_17x17x768e/branch7x7dbl/Conv_4/biases"])
+        bn.beta.numpy(), v["image_encoder/mixed_17x17x768e/branch7x7dbl/Conv_4/biases"]
+    )
     dbl = _producer(backbone.get_layer("mixed10").input[2])
     conv, _ = _conv_bn_of(dbl.input[1])
     np.testing.assert_array_equal(
-        conv.kernel.numpy(), v["image_encoder/mixed_8x8x2048b/branch3x3dbl/Conv_3/weights"])
+        conv.kernel.numpy(), v["image_encoder/mixed_8x8x2048b/branch3x3dbl/Conv_3/weights"]
+    )
 
     # inference-mode BN is exactly "+ bias": first layer vs conv + bias + relu
     kc = iw.keras_convs(backbone)[0]
     x = np.random.default_rng(3).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
     got = tf.nn.relu(kc.bn(kc.conv(x), training=False)).numpy()
-    ref = tf.nn.relu(tf.nn.conv2d(x, v["image_encoder/conv0/weights"], strides=2,
-                                  padding="VALID") + v["image_encoder/conv0/biases"]).numpy()
+    ref = tf.nn.relu(
+        tf.nn.conv2d(x, v["image_encoder/conv0/weights"], strides=2, padding="VALID")
+        + v["image_encoder/conv0/biases"]
+    ).numpy()
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
 
 
@@ -223,7 +237,8 @@ def test_release_checkpoint_under_outer_scope(backbone, tmp_path, release_values
     assert "ignored 2 other" in capsys.readouterr().out
     kc = iw.keras_convs(backbone)[93]
     np.testing.assert_array_equal(
-        kc.bn.beta.numpy(), release_values["image_encoder/mixed_8x8x2048b/branch_pool/Conv/biases"])
+        kc.bn.beta.numpy(), release_values["image_encoder/mixed_8x8x2048b/branch_pool/Conv/biases"]
+    )
 
 
 def test_release_layout_with_batch_norm_and_no_scope(backbone, tmp_path):
@@ -231,7 +246,9 @@ def test_release_layout_with_batch_norm_and_no_scope(backbone, tmp_path):
     values = {}
     rng = np.random.default_rng(4)
     for spec, kc in zip(iw.conv_specs(), iw.keras_convs(backbone)):
-        values[f"{spec.release}/weights"] = rng.standard_normal(kc.conv.kernel.shape).astype(np.float32)
+        values[f"{spec.release}/weights"] = rng.standard_normal(kc.conv.kernel.shape).astype(
+            np.float32
+        )
         n = kc.bn.beta.shape[0]
         for part in ("beta", "moving_mean", "moving_variance"):
             values[f"{spec.release}/BatchNorm/{part}"] = rng.uniform(0.5, 1, n).astype(np.float32)
@@ -239,8 +256,9 @@ def test_release_layout_with_batch_norm_and_no_scope(backbone, tmp_path):
     assert iw.load_inception_weights(backbone, prefix) == 376
     kc = iw.keras_convs(backbone)[40]
     spec = iw.conv_specs()[40]
-    np.testing.assert_array_equal(kc.bn.moving_variance.numpy(),
-                                  values[f"{spec.release}/BatchNorm/moving_variance"])
+    np.testing.assert_array_equal(
+        kc.bn.moving_variance.numpy(), values[f"{spec.release}/BatchNorm/moving_variance"]
+    )
 
 
 def test_missing_variable_is_named(backbone, tmp_path, slim_values, release_values):
@@ -255,8 +273,9 @@ def test_missing_variable_is_named(backbone, tmp_path, slim_values, release_valu
 
     # a deep one: everything but one moving variance in Mixed_6e
     gone = "InceptionV3/Mixed_6e/Branch_2/Conv2d_0e_1x7/BatchNorm/moving_variance"
-    prefix = _write(str(tmp_path / "slim_gap.ckpt"),
-                    {k: v for k, v in slim_values.items() if k != gone})
+    prefix = _write(
+        str(tmp_path / "slim_gap.ckpt"), {k: v for k, v in slim_values.items() if k != gone}
+    )
     with pytest.raises(ValueError, match=re.escape(gone)) as e:
         iw.load_inception_weights(backbone, prefix)
     assert "mixed7" in str(e.value)
@@ -271,8 +290,11 @@ def test_shape_mismatch_is_named(backbone, tmp_path, slim_values):
     part = {k: v for k, v in slim_values.items() if "Conv2d_1a_3x3" in k}
     part["InceptionV3/Conv2d_1a_3x3/weights"] = np.zeros((3, 3, 3, 16), np.float32)
     prefix = _write(str(tmp_path / "bad.ckpt"), part)
-    with pytest.raises(ValueError, match=r"shape mismatch: checkpoint variable "
-                                         r"InceptionV3/Conv2d_1a_3x3/weights .*\[3, 3, 3, 16\]") as e:
+    with pytest.raises(
+        ValueError,
+        match=r"shape mismatch: checkpoint variable "
+        r"InceptionV3/Conv2d_1a_3x3/weights .*\[3, 3, 3, 16\]",
+    ) as e:
         iw.load_inception_weights(backbone, prefix)
     assert backbone.layers[1].name in str(e.value)
 
@@ -281,9 +303,13 @@ def test_foreign_or_mixed_checkpoints(backbone, tmp_path):
     prefix = _write(str(tmp_path / "other.ckpt"), {"dense/kernel": np.zeros((2, 2), np.float32)})
     with pytest.raises(ValueError, match="holds no InceptionV3 variables"):
         iw.load_inception_weights(backbone, prefix)
-    prefix = _write(str(tmp_path / "both.ckpt"), {
-        "InceptionV3/Conv2d_1a_3x3/weights": np.zeros((3, 3, 3, 32), np.float32),
-        "image_encoder/conv0/weights": np.zeros((3, 3, 3, 32), np.float32)})
+    prefix = _write(
+        str(tmp_path / "both.ckpt"),
+        {
+            "InceptionV3/Conv2d_1a_3x3/weights": np.zeros((3, 3, 3, 32), np.float32),
+            "image_encoder/conv0/weights": np.zeros((3, 3, 3, 32), np.float32),
+        },
+    )
     with pytest.raises(ValueError, match="both TF-Slim"):
         iw.load_inception_weights(backbone, prefix)
     with pytest.raises(FileNotFoundError):
@@ -294,10 +320,11 @@ def test_keras_h5_round_trip(backbone, tmp_path, capsys):
     from keras.src.legacy.saving import legacy_h5_format
     import h5py
 
-    src = keras.applications.InceptionV3(include_top=False, weights=None,
-                                         input_shape=(SIZE, SIZE, 3))
+    src = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(SIZE, SIZE, 3)
+    )
     rng = np.random.default_rng(5)
-    for w in src.weights:   # non-trivial BN statistics too
+    for w in src.weights:  # non-trivial BN statistics too
         if "moving_variance" in w.path:
             w.assign(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
         elif "moving_mean" in w.path or "beta" in w.path:
@@ -307,7 +334,7 @@ def test_keras_h5_round_trip(backbone, tmp_path, capsys):
 
     keras3 = str(tmp_path / "src.weights.h5")
     src.save_weights(keras3)
-    legacy = str(tmp_path / "legacy_notop.h5")   # the Keras 2 layout of Keras' notop file
+    legacy = str(tmp_path / "legacy_notop.h5")  # the Keras 2 layout of Keras' notop file
     with h5py.File(legacy, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, src)
     renamed = str(tmp_path / "keras3_named_plainly.h5")

@@ -8,8 +8,7 @@ from srs_tf.model.losses import emoji_loss, hinge_loss
 
 
 def test_hinge_loss_hand_computed():
-    scores = np.array([[0.9, 0.2, 0.85, 0.95],
-                       [0.1, 0.5, 0.3, 0.2]], np.float32)
+    scores = np.array([[0.9, 0.2, 0.85, 0.95], [0.1, 0.5, 0.3, 0.2]], np.float32)
     label = np.array([0, 1], np.int32)
     # example 0: pos 0.9; negatives 0.2 -> 0, 0.85 -> 0.05, 0.95 -> 0.15  => 0.20
     # example 1: pos 0.5; negatives 0.1 -> 0, 0.3 -> 0, 0.2 -> 0          => 0.00
@@ -45,16 +44,22 @@ def _ce(logits, label):
 
 
 def test_emoji_loss_masks_unknown_and_averages_known():
-    logits = np.array([[[1.0, 0.0, 2.0, 0.5], [0.0, 0.0, 0.0, 3.0]],
-                       [[0.3, 0.2, 0.1, 0.0], [2.0, 1.0, 0.0, 1.0]]], np.float32)
+    logits = np.array(
+        [
+            [[1.0, 0.0, 2.0, 0.5], [0.0, 0.0, 0.0, 3.0]],
+            [[0.3, 0.2, 0.1, 0.0], [2.0, 1.0, 0.0, 1.0]],
+        ],
+        np.float32,
+    )
     emoji = np.array([[2, 3], [1, 0]], np.int32)  # [UNK] and [PAD] are unknown
     expected = (_ce(logits[0, 0], 2) + _ce(logits[0, 1], 3)) / 2
     loss = emoji_loss(logits, emoji)
     assert loss.dtype == tf.float32
     np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-6)
     # Flat [N, E] / [N] inputs work too.
-    np.testing.assert_allclose(emoji_loss(logits.reshape(4, 4), emoji.reshape(4)).numpy(),
-                               expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        emoji_loss(logits.reshape(4, 4), emoji.reshape(4)).numpy(), expected, rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("ids", [[[0, 1], [1, 0]], [[1, 1], [1, 1]]])

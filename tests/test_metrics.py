@@ -22,8 +22,7 @@ def one_positive(position, list_size=10):
 
 
 def test_metric_names_are_the_papers_keys():
-    assert metrics.METRIC_NAMES == (
-        "MAP", "MRR", "R10@1", "R10@2", "R10@5", "R2@1", "P@1")
+    assert metrics.METRIC_NAMES == ("MAP", "MRR", "R10@1", "R10@2", "R10@5", "R2@1", "P@1")
     out = metrics.compute_metrics(np.eye(10)[:3], [0, 1, 2])
     assert tuple(out) == metrics.METRIC_NAMES
 
@@ -50,8 +49,7 @@ def test_ground_truth_at_every_position_and_rank(position):
     # ground truth is at 0); it holds 0.9 (or 0.9 at position 1): above 0.3.
     assert metrics.r2_at_1(scores, labels)[0] == 0.0
     # The label given as a position gives the same results.
-    assert metrics.compute_metrics(scores, [position]) == \
-        metrics.compute_metrics(scores, labels)
+    assert metrics.compute_metrics(scores, [position]) == metrics.compute_metrics(scores, labels)
 
 
 @pytest.mark.parametrize("position", range(10))
@@ -59,8 +57,15 @@ def test_ground_truth_top_at_every_position(position):
     scores = np.full((1, 10), 0.5)
     scores[0, position] = 0.6
     out = metrics.compute_metrics(scores, [position])
-    assert out == {"MAP": 1.0, "MRR": 1.0, "R10@1": 1.0, "R10@2": 1.0,
-                   "R10@5": 1.0, "R2@1": 1.0, "P@1": 1.0}
+    assert out == {
+        "MAP": 1.0,
+        "MRR": 1.0,
+        "R10@1": 1.0,
+        "R10@2": 1.0,
+        "R10@5": 1.0,
+        "R2@1": 1.0,
+        "P@1": 1.0,
+    }
 
 
 def test_hand_computed_means_over_three_examples():
@@ -136,16 +141,19 @@ def test_per_example_metrics_shapes():
     assert per["R2@1"].tolist() == [1.0, 0.0]
 
 
-@pytest.mark.parametrize("scores,labels,match", [
-    (np.zeros((2, 10)), np.zeros((2, 10)), "exactly"),
-    (np.zeros((1, 10)), np.ones((1, 10)), "exactly"),
-    (np.zeros((1, 10)), [10], "outside"),
-    (np.zeros((1, 10)), [-1], "outside"),
-    (np.zeros((2, 10)), [0], "examples"),
-    (np.zeros(10), [0], "shape"),
-    (np.array([[np.nan] + [0.0] * 9]), [0], "finite"),
-    (np.zeros((1, 10)), np.full((1, 10), 2), "0 or 1"),
-])
+@pytest.mark.parametrize(
+    "scores,labels,match",
+    [
+        (np.zeros((2, 10)), np.zeros((2, 10)), "exactly"),
+        (np.zeros((1, 10)), np.ones((1, 10)), "exactly"),
+        (np.zeros((1, 10)), [10], "outside"),
+        (np.zeros((1, 10)), [-1], "outside"),
+        (np.zeros((2, 10)), [0], "examples"),
+        (np.zeros(10), [0], "shape"),
+        (np.array([[np.nan] + [0.0] * 9]), [0], "finite"),
+        (np.zeros((1, 10)), np.full((1, 10), 2), "0 or 1"),
+    ],
+)
 def test_invalid_inputs_raise(scores, labels, match):
     with pytest.raises(ValueError, match=match):
         metrics.compute_metrics(scores, labels)
@@ -165,7 +173,7 @@ def test_scores_file_round_trip(tmp_path):
     first_score, first_label = lines[0].split("\t")
     assert float(first_score) == float(scores[0, 0])
     assert first_label == "1"
-    assert lines[19].split("\t")[1] == "1"   # example 1, position 9
+    assert lines[19].split("\t")[1] == "1"  # example 1, position 9
     back_scores, back_labels = scores_file.read_scores_file(path)
     np.testing.assert_array_equal(back_scores, scores.astype(np.float64))
     np.testing.assert_array_equal(back_labels, metrics.as_one_hot(labels, 10))
@@ -187,18 +195,20 @@ def _write(tmp_path, text):
     return str(path)
 
 
-@pytest.mark.parametrize("text,where,what", [
-    ("0.1\t1\n0.2\t0\nabc\t0\n", ":3:", "not a number"),
-    ("0.1\t1\n0.2\t2\n0.3\t0\n", ":2:", "not 0 or 1"),
-    ("0.1\t1\n0.2\n0.3\t0\n", ":2:", "score<TAB>label"),
-    ("0.1\t1\n\n0.3\t0\n", ":2:", "empty line"),
-    ("0.1\t1\nnan\t0\n0.3\t0\n", ":2:", "not finite"),
-    ("0.1\t1\n0.2\t0\n0.3\t0\n0.4\t1\n", ":4:", "not a multiple"),
-    ("0.1\t1\n0.2\t0\n0.3\t0\n0.4\t0\n0.5\t0\n0.6\t0\n", ":4-6:",
-     "example 1 has 0"),
-    ("0.1\t1\n0.2\t1\n0.3\t0\n", ":1-3:", "example 0 has 2"),
-    ("", "bad.tsv", "no candidate lines"),
-])
+@pytest.mark.parametrize(
+    "text,where,what",
+    [
+        ("0.1\t1\n0.2\t0\nabc\t0\n", ":3:", "not a number"),
+        ("0.1\t1\n0.2\t2\n0.3\t0\n", ":2:", "not 0 or 1"),
+        ("0.1\t1\n0.2\n0.3\t0\n", ":2:", "score<TAB>label"),
+        ("0.1\t1\n\n0.3\t0\n", ":2:", "empty line"),
+        ("0.1\t1\nnan\t0\n0.3\t0\n", ":2:", "not finite"),
+        ("0.1\t1\n0.2\t0\n0.3\t0\n0.4\t1\n", ":4:", "not a multiple"),
+        ("0.1\t1\n0.2\t0\n0.3\t0\n0.4\t0\n0.5\t0\n0.6\t0\n", ":4-6:", "example 1 has 0"),
+        ("0.1\t1\n0.2\t1\n0.3\t0\n", ":1-3:", "example 0 has 2"),
+        ("", "bad.tsv", "no candidate lines"),
+    ],
+)
 def test_scores_file_errors_name_file_and_line(tmp_path, text, where, what):
     path = _write(tmp_path, text)
     with pytest.raises(scores_file.ScoresFileError) as info:
@@ -213,8 +223,7 @@ def test_writer_rejects_invalid_and_keeps_old_file(tmp_path):
     path = tmp_path / "keep.tsv"
     path.write_text("old\n")
     with pytest.raises(ValueError):
-        scores_file.write_scores_file(str(path), np.zeros((1, 10)),
-                                      np.zeros((1, 10)))
+        scores_file.write_scores_file(str(path), np.zeros((1, 10)), np.zeros((1, 10)))
     assert path.read_text() == "old\n"
     assert sorted(os.listdir(tmp_path)) == ["keep.tsv"]
 
@@ -229,7 +238,7 @@ def test_paired_t_test_hand_computed_df2():
     t_expected = 3.0 / math.sqrt(7.0 / 3.0)
     # Student t with 2 degrees of freedom has the closed form
     # P(|T| >= t) = 1 - t / sqrt(2 + t^2).
-    p_expected = 1.0 - t_expected / math.sqrt(2.0 + t_expected ** 2)
+    p_expected = 1.0 - t_expected / math.sqrt(2.0 + t_expected**2)
     for use_scipy in (True, False):
         t, p = significance.paired_t_test(a, b, use_scipy=use_scipy)
         assert t == pytest.approx(t_expected, rel=1e-12)
@@ -254,18 +263,22 @@ def test_paired_t_test_hand_computed_df4():
     assert p == pytest.approx(1 - x * (3 - x * x) / 2, rel=1e-9)
 
 
-@pytest.mark.parametrize("t,df,p", [
-    (1.0, 1, 0.5),            # Cauchy: 1 - 2 atan(1) / pi
-    (12.706205, 1, 0.05),     # critical values of the t table
-    (2.776445, 4, 0.05),
-    (4.604095, 4, 0.01),
-    (2.228139, 10, 0.05),
-    (1.959964, 1e9, 0.05),    # normal limit
-])
+@pytest.mark.parametrize(
+    "t,df,p",
+    [
+        (1.0, 1, 0.5),  # Cauchy: 1 - 2 atan(1) / pi
+        (12.706205, 1, 0.05),  # critical values of the t table
+        (2.776445, 4, 0.05),
+        (4.604095, 4, 0.01),
+        (2.228139, 10, 0.05),
+        (1.959964, 1e9, 0.05),  # normal limit
+    ],
+)
 def test_student_t_p_against_table(t, df, p):
     for use_scipy in (True, False):
-        assert significance.student_t_two_tailed_p(
-            t, df, use_scipy=use_scipy) == pytest.approx(p, rel=1e-5)
+        assert significance.student_t_two_tailed_p(t, df, use_scipy=use_scipy) == pytest.approx(
+            p, rel=1e-5
+        )
 
 
 def test_paired_t_test_zero_variance_cases():
@@ -300,10 +313,8 @@ def test_compare_per_example():
 
 
 def test_ssim_bucket_assignment():
-    values = [-0.3, 0.0, 0.05, 0.2, 0.2000001, 0.4, 0.41, 0.6, 0.79, 0.8,
-              0.800001, 1.0]
-    assert analysis.ssim_bucket(values).tolist() == [
-        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    values = [-0.3, 0.0, 0.05, 0.2, 0.2000001, 0.4, 0.41, 0.6, 0.79, 0.8, 0.800001, 1.0]
+    assert analysis.ssim_bucket(values).tolist() == [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
     with pytest.raises(ValueError):
         analysis.ssim_bucket([float("nan")])
 
@@ -317,16 +328,19 @@ def test_metrics_by_ssim_groups_examples():
     assert out["(0.0,0.2]"]["MRR"] == pytest.approx(0.75)
     assert out["(0.8,1.0]"]["count"] == 1
     assert out["(0.8,1.0]"]["R10@1"] == 0.0
-    assert out["(0.4,0.6]"] == {"count": 0, **{m: None for m in
-                                                metrics.METRIC_NAMES}}
+    assert out["(0.4,0.6]"] == {"count": 0, **{m: None for m in metrics.METRIC_NAMES}}
 
 
 def test_metrics_by_turns_groups_examples():
     # Four examples of 3 candidates; turns 2, 1, 2, 5.
-    scores = np.array([[0.9, 0.1, 0.2],    # gt 0 ranked 1
-                       [0.1, 0.9, 0.2],    # gt 0 ranked 3
-                       [0.3, 0.9, 0.2],    # gt 0 ranked 2
-                       [0.1, 0.2, 0.9]])   # gt 2 ranked 1
+    scores = np.array(
+        [
+            [0.9, 0.1, 0.2],  # gt 0 ranked 1
+            [0.1, 0.9, 0.2],  # gt 0 ranked 3
+            [0.3, 0.9, 0.2],  # gt 0 ranked 2
+            [0.1, 0.2, 0.9],
+        ]
+    )  # gt 2 ranked 1
     out = analysis.metrics_by_turns(scores, [0, 0, 0, 2], [2, 1, 2, 5])
     assert list(out) == ["1", "2", "5"]
     assert out["1"]["count"] == 1 and out["1"]["R10@1"] == 0.0
@@ -334,14 +348,23 @@ def test_metrics_by_turns_groups_examples():
     assert out["2"]["count"] == 2
     assert out["2"]["R10@1"] == pytest.approx(0.5)
     assert out["2"]["MRR"] == pytest.approx(0.75)
-    assert out["5"] == {"count": 1, "MAP": 1.0, "MRR": 1.0, "R10@1": 1.0,
-                        "R10@2": 1.0, "R10@5": 1.0, "R2@1": 1.0, "P@1": 1.0}
+    assert out["5"] == {
+        "count": 1,
+        "MAP": 1.0,
+        "MRR": 1.0,
+        "R10@1": 1.0,
+        "R10@2": 1.0,
+        "R10@5": 1.0,
+        "R2@1": 1.0,
+        "P@1": 1.0,
+    }
     with pytest.raises(ValueError):
         analysis.metrics_by_turns(scores, [0, 0, 0, 2], [1, 2])
 
 
 def test_ssim_per_example_identical_and_averaged():
     from skimage.metrics import structural_similarity
+
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(2, 4, 32, 32, 3), dtype=np.uint8)
     # Example 0: every negative is the ground truth itself -> SSIM 1.
@@ -351,8 +374,9 @@ def test_ssim_per_example_identical_and_averaged():
     assert out[0] == pytest.approx(1.0)
     # Example 1: the mean of the three pairwise grayscale SSIMs.
     gray = images[1].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    expected = np.mean([structural_similarity(gray[2], gray[j], data_range=255.0)
-                        for j in (0, 1, 3)])
+    expected = np.mean(
+        [structural_similarity(gray[2], gray[j], data_range=255.0) for j in (0, 1, 3)]
+    )
     assert out[1] == pytest.approx(expected, rel=1e-9)
     assert -1.0 <= out[1] < 0.5
 
@@ -376,7 +400,8 @@ def test_ssim_from_bank_matches_gathered_images():
     label = [1, 2, 3]
     out = analysis.ssim_per_example_from_bank(bank, ids, label, size=16)
     np.testing.assert_allclose(
-        out, analysis.ssim_per_example(bank[ids], label, size=16), rtol=1e-12)
-    assert out[1] == pytest.approx(1.0)   # every candidate is bank row 5
+        out, analysis.ssim_per_example(bank[ids], label, size=16), rtol=1e-12
+    )
+    assert out[1] == pytest.approx(1.0)  # every candidate is bank row 5
     with pytest.raises(ValueError):
         analysis.ssim_per_example_from_bank(bank, ids + 1, label, size=16)

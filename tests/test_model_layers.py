@@ -12,9 +12,18 @@ import keras
 import numpy as np
 import pytest
 
-from srs_tf.model import (AttentiveModule, DeepInteraction, FusionNetwork, StickerEncoder,
-                          TurnMask, UtteranceEncoder, masked_max, masked_softmax, num_regions,
-                          region_grid_size)
+from srs_tf.model import (
+    AttentiveModule,
+    DeepInteraction,
+    FusionNetwork,
+    StickerEncoder,
+    TurnMask,
+    UtteranceEncoder,
+    masked_max,
+    masked_softmax,
+    num_regions,
+    region_grid_size,
+)
 
 ATOL = 2e-5
 
@@ -85,8 +94,8 @@ def np_gru(xs, mask, gru):
             x_proj = x @ kernel + bias[0]
             h_proj = h @ recurrent + bias[1]
             z = sigmoid(x_proj[:units] + h_proj[:units])
-            r = sigmoid(x_proj[units:2 * units] + h_proj[units:2 * units])
-            candidate = np.tanh(x_proj[2 * units:] + r * h_proj[2 * units:])
+            r = sigmoid(x_proj[units : 2 * units] + h_proj[units : 2 * units])
+            candidate = np.tanh(x_proj[2 * units :] + r * h_proj[2 * units :])
             h = z * h + (1.0 - z) * candidate
         outputs.append(h.copy())
     return np.stack(outputs), h
@@ -133,8 +142,11 @@ def np_fusion(q2, turn_mask, layer):
             g_hat = np_attentive(seq, mask, layer.fusion_transformer)  # eq. 13
             if layer.use_fusion_rnn:
                 g, _ = np_gru(seq, mask, layer.fusion_rnn)  # eq. 12
-                fused = np_dense(np.concatenate([(g_hat - g) * (g_hat - g), g_hat * g], -1),
-                                 layer.submulti, "relu")  # eq. 14
+                fused = np_dense(
+                    np.concatenate([(g_hat - g) * (g_hat - g), g_hat * g], -1),
+                    layer.submulti,
+                    "relu",
+                )  # eq. 14
             else:
                 fused = g_hat
             _, final = np_gru(fused, mask, layer.prediction_rnn)  # eq. 15
@@ -175,8 +187,9 @@ def test_attentive_module_matches_eq_3_to_6():
     out = layer(x, padding_mask=mask, training=False).numpy()
     for a in range(2):
         for b in range(3):
-            np.testing.assert_allclose(out[a, b], np_attentive(x[a, b], mask[a, b], layer),
-                                       atol=ATOL, rtol=1e-4)
+            np.testing.assert_allclose(
+                out[a, b], np_attentive(x[a, b], mask[a, b], layer), atol=ATOL, rtol=1e-4
+            )
     np.testing.assert_array_equal(out[0, 1], 0.0)
     # Padded positions have no effect on the real ones.
     x2 = np.where(mask[..., None], x, rng.normal(size=x.shape).astype(np.float32) * 10)
@@ -315,8 +328,9 @@ def test_fusion_network_matches_eq_12_to_16(use_fusion_rnn):
 def test_region_count_derives_from_image_size():
     assert region_grid_size(128) == 6 and num_regions(128) == 36
     for size in (75, 128, 299):
-        backbone = keras.applications.InceptionV3(include_top=False, weights=None,
-                                                  input_shape=(size, size, 3))
+        backbone = keras.applications.InceptionV3(
+            include_top=False, weights=None, input_shape=(size, size, 3)
+        )
         assert backbone.get_layer("mixed7").output.shape[1] == region_grid_size(size)
     with pytest.raises(ValueError):
         region_grid_size(64)
@@ -338,11 +352,13 @@ def test_sticker_encoder_shapes_and_bn_mode(small_images):
     features = random_init.features(small_images.astype(np.float32) / 127.5 - 1.0, training=False)
     np.testing.assert_allclose(flat.numpy(), features[1].numpy().mean(axis=(1, 2)), atol=1e-5)
     np.testing.assert_allclose(regions.numpy(), features[0].numpy().reshape(3, 9, 768), atol=1e-5)
-    np.testing.assert_allclose(logits.numpy(), np_dense(flat.numpy(), random_init.emoji_classifier),
-                               atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(
+        logits.numpy(), np_dense(flat.numpy(), random_init.emoji_classifier), atol=1e-4, rtol=1e-4
+    )
     # Random init: BN uses batch statistics in training.
-    assert not np.allclose(random_init(small_images, training=True)[1].numpy(), flat.numpy(),
-                           atol=1e-4)
+    assert not np.allclose(
+        random_init(small_images, training=True)[1].numpy(), flat.numpy(), atol=1e-4
+    )
     # Pretrained start: BN always in inference mode.
     frozen = StickerEncoder(image_size=75, emoji_vocab_size=7, freeze_batch_norm=True)
     a = frozen(small_images, training=True)
@@ -363,7 +379,7 @@ def test_sticker_encoder_loads_weight_file_lazily(monkeypatch):
     monkeypatch.setitem(sys.modules, "srs_tf.model.inception_weights", fake)
     encoder = StickerEncoder(image_size=75, emoji_vocab_size=5, inception_weights="/x/ckpt.h5")
     assert encoder.loaded_tensors == 42 and encoder.freeze_batch_norm
-    (backbone, source), = calls
+    ((backbone, source),) = calls
     assert source == "/x/ckpt.h5" and backbone is encoder.backbone
     assert backbone.get_layer("mixed7") is not None
     config = encoder.get_config()

@@ -10,11 +10,26 @@ import pytest
 import tensorflow as tf
 
 from srs_tf.config import ABLATIONS, SRSConfig
-from srs_tf.model import (build_matcher, build_srs, build_sticker_encoder, emoji_loss, hinge_loss,
-                          uses_emoji_loss)
+from srs_tf.model import (
+    build_matcher,
+    build_srs,
+    build_sticker_encoder,
+    emoji_loss,
+    hinge_loss,
+    uses_emoji_loss,
+)
 
-TINY = SRSConfig(vocab_size=30, emoji_vocab_size=7, emb_dim=8, hidden_dim=8, context_len=3,
-                 max_words=4, num_candidates=3, image_size=75, inception_weights="none")
+TINY = SRSConfig(
+    vocab_size=30,
+    emoji_vocab_size=7,
+    emb_dim=8,
+    hidden_dim=8,
+    context_len=3,
+    max_words=4,
+    num_candidates=3,
+    image_size=75,
+    inception_weights="none",
+)
 R = 9  # regions at 75 px
 
 
@@ -31,8 +46,9 @@ def make_batch(config, batch=2, candidates=3, seed=0):
         "context_ids": ids,
         "num_turns": num_turns,
         "candidates": rng.integers(0, 256, size=(batch, candidates, S, S, 3)).astype(np.uint8),
-        "candidate_emoji": rng.integers(0, config.emoji_vocab_size, size=(batch, candidates)
-                                        ).astype(np.int32),
+        "candidate_emoji": rng.integers(
+            0, config.emoji_vocab_size, size=(batch, candidates)
+        ).astype(np.int32),
         "label": rng.integers(0, candidates, size=batch).astype(np.int32),
     }
 
@@ -78,16 +94,22 @@ def test_srs_equals_encoder_then_matcher(srs_model, batch):
     out = run(srs_model, batch)
     encoder, matcher = srs_model.get_layer("sticker_encoder"), srs_model.get_layer("matcher")
     B, C = batch["candidates"].shape[:2]
-    enc = encoder(batch["candidates"].reshape((B * C,) + batch["candidates"].shape[2:]),
-                  training=False)
-    matched = matcher({"context_ids": tf.constant(batch["context_ids"]),
-                       "num_turns": tf.constant(batch["num_turns"]),
-                       "sticker_regions": tf.reshape(enc["sticker_regions"], (B, C, R, 768)),
-                       "sticker_flat": tf.reshape(enc["sticker_flat"], (B, C, 2048))},
-                      training=False)
+    enc = encoder(
+        batch["candidates"].reshape((B * C,) + batch["candidates"].shape[2:]), training=False
+    )
+    matched = matcher(
+        {
+            "context_ids": tf.constant(batch["context_ids"]),
+            "num_turns": tf.constant(batch["num_turns"]),
+            "sticker_regions": tf.reshape(enc["sticker_regions"], (B, C, R, 768)),
+            "sticker_flat": tf.reshape(enc["sticker_flat"], (B, C, 2048)),
+        },
+        training=False,
+    )
     np.testing.assert_allclose(matched["scores"].numpy(), out["scores"], atol=1e-6)
-    np.testing.assert_allclose(tf.reshape(enc["emoji_logits"], (B, C, -1)).numpy(),
-                               out["emoji_logits"], atol=1e-5)
+    np.testing.assert_allclose(
+        tf.reshape(enc["emoji_logits"], (B, C, -1)).numpy(), out["emoji_logits"], atol=1e-5
+    )
 
 
 def test_padding_and_permutation_invariance(srs_model, batch):
@@ -127,18 +149,25 @@ def test_extra_padding_words_and_turns_do_not_change_scores():
     matcher_small, matcher_large = build_matcher(small), build_matcher(large)
     matcher_large.set_weights(matcher_small.get_weights())  # weights do not depend on T, L
     batch = make_batch(small, seed=4)
-    inputs = {"context_ids": batch["context_ids"], "num_turns": batch["num_turns"],
-              "sticker_regions": rng.normal(size=(2, 3, R, 768)).astype(np.float32),
-              "sticker_flat": rng.normal(size=(2, 3, 2048)).astype(np.float32)}
+    inputs = {
+        "context_ids": batch["context_ids"],
+        "num_turns": batch["num_turns"],
+        "sticker_regions": rng.normal(size=(2, 3, R, 768)).astype(np.float32),
+        "sticker_flat": rng.normal(size=(2, 3, 2048)).astype(np.float32),
+    }
     out = matcher_small(inputs, training=False)
     padded_ids = np.zeros((2, 5, 6), np.int32)
     padded_ids[:, :3, :4] = batch["context_ids"]
     out_large = matcher_large(dict(inputs, context_ids=padded_ids), training=False)
     np.testing.assert_allclose(out_large["scores"].numpy(), out["scores"].numpy(), atol=1e-6)
-    np.testing.assert_allclose(out_large["word_attention"].numpy()[:, :, :3, :4],
-                               out["word_attention"].numpy(), atol=1e-6)
-    np.testing.assert_allclose(out_large["sticker_attention"].numpy()[:, :, :3],
-                               out["sticker_attention"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        out_large["word_attention"].numpy()[:, :, :3, :4], out["word_attention"].numpy(), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        out_large["sticker_attention"].numpy()[:, :, :3],
+        out["sticker_attention"].numpy(),
+        atol=1e-6,
+    )
 
 
 @pytest.fixture
@@ -186,8 +215,11 @@ def test_each_ablation_builds_and_trains_one_step(ablation, fake_weight_loader):
     pairs = [(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None]
     assert all(np.isfinite(tf.convert_to_tensor(g).numpy()).all() for g, _ in pairs)
     optimizer.apply_gradients(pairs)
-    changed = {v.path for v, old in zip(model.trainable_variables, before)
-               if not np.array_equal(v.numpy(), old)}
+    changed = {
+        v.path
+        for v, old in zip(model.trainable_variables, before)
+        if not np.array_equal(v.numpy(), old)
+    }
     assert any("embedding" in p for p in changed) and any("prediction_rnn" in p for p in changed)
     assert any("conv2d" in p for p in changed)  # the sticker encoder is trained too
     head_changed = any("emoji_classifier" in p for p in changed)
@@ -199,9 +231,12 @@ def test_ablations_change_scores_where_they_should(fake_weight_loader):
     """Same seed, same inputs: only the ablations that change the network change scores."""
     batch = make_batch(TINY, seed=7)
     rng = np.random.default_rng(8)
-    inputs = {"context_ids": batch["context_ids"], "num_turns": batch["num_turns"],
-              "sticker_regions": rng.normal(size=(2, 3, R, 768)).astype(np.float32),
-              "sticker_flat": rng.normal(size=(2, 3, 2048)).astype(np.float32)}
+    inputs = {
+        "context_ids": batch["context_ids"],
+        "num_turns": batch["num_turns"],
+        "sticker_regions": rng.normal(size=(2, 3, R, 768)).astype(np.float32),
+        "sticker_flat": rng.normal(size=(2, 3, 2048)).astype(np.float32),
+    }
     scores = {}
     for ablation in ABLATIONS:
         keras.utils.set_random_seed(9)
@@ -242,8 +277,12 @@ def test_matcher_learns_a_synthetic_task():
     ids[np.arange(3)[None] >= num_turns[:, None]] = 0
     cue_turn = rng.integers(0, num_turns)
     ids[np.arange(n), cue_turn, rng.integers(0, 5, size=n)] = 2 + target  # cue word
-    inputs = {"context_ids": ids, "num_turns": num_turns,
-              "sticker_regions": regions.astype(np.float32), "sticker_flat": flat.astype(np.float32)}
+    inputs = {
+        "context_ids": ids,
+        "num_turns": num_turns,
+        "sticker_regions": regions.astype(np.float32),
+        "sticker_flat": flat.astype(np.float32),
+    }
 
     keras.utils.set_random_seed(12)
     matcher = build_matcher(config)

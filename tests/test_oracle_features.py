@@ -42,13 +42,22 @@ def test_oracle_features_encode_what_the_sticker_depicts(demo_data, demo_tfrec):
     depicts = _depicts(demo_data, bank)
     # A pair of stickers of different sets that show the same emoji, and a
     # pair from one set that show different ones.
-    same = next((i, j) for i in range(len(bank)) for j in range(i + 1, len(bank))
-                if depicts[i] == depicts[j] and bank.set_index[i] != bank.set_index[j])
-    other = next((i, j) for i in range(len(bank)) for j in range(i + 1, len(bank))
-                 if depicts[i] != depicts[j] and bank.set_index[i] == bank.set_index[j])
+    same = next(
+        (i, j)
+        for i in range(len(bank))
+        for j in range(i + 1, len(bank))
+        if depicts[i] == depicts[j] and bank.set_index[i] != bank.set_index[j]
+    )
+    other = next(
+        (i, j)
+        for i in range(len(bank))
+        for j in range(i + 1, len(bank))
+        if depicts[i] != depicts[j] and bank.set_index[i] == bank.set_index[j]
+    )
     # flat = direction + 0.5 noise: cosine 1 / 1.25 = 0.8 for the same emoji, ~0 otherwise.
     assert _cosine(flat[same[0]], flat[same[1]]) > 0.7
     assert abs(_cosine(flat[other[0]], flat[other[1]])) < 0.15
+
     # Regions of one set share the set's pattern (style, frame, background):
     # region by region, two stickers of one set are alike, two of different
     # sets are not, even when they show the same emoji.
@@ -66,8 +75,9 @@ def test_oracle_features_need_a_demo_build(tmp_path, demo_tfrec):
         oracle_sticker_features(str(tmp_path), _bank(demo_tfrec))
 
 
-def test_trainer_uses_given_sticker_features_instead_of_encoding(demo_data, demo_tfrec, tmp_path,
-                                                                 monkeypatch):
+def test_trainer_uses_given_sticker_features_instead_of_encoding(
+    demo_data, demo_tfrec, tmp_path, monkeypatch
+):
     from srs_tf.config import SRSConfig
     from srs_tf.data.demo.oracle_features import oracle_sticker_features
     from srs_tf.training.config import TrainConfig
@@ -75,10 +85,18 @@ def test_trainer_uses_given_sticker_features_instead_of_encoding(demo_data, demo
 
     bank = _bank(demo_tfrec)
     regions, flat = oracle_sticker_features(demo_data, bank, num_regions=36)
-    config = TrainConfig(data_dir=demo_tfrec, model_dir=str(tmp_path / "run"), batch_size=4,
-                         emoji_warmup_steps=0, train_steps=2, log_every=1, checkpoint_every=1,
-                         eval_examples=8, sticker_encoder="frozen",
-                         model=SRSConfig(hidden_dim=8, emb_dim=8, inception_weights="none"))
+    config = TrainConfig(
+        data_dir=demo_tfrec,
+        model_dir=str(tmp_path / "run"),
+        batch_size=4,
+        emoji_warmup_steps=0,
+        train_steps=2,
+        log_every=1,
+        checkpoint_every=1,
+        eval_examples=8,
+        sticker_encoder="frozen",
+        model=SRSConfig(hidden_dim=8, emb_dim=8, inception_weights="none"),
+    )
 
     def no_encoding(*args, **kwargs):
         raise AssertionError("the bank must not be encoded when features are given")
@@ -93,12 +111,23 @@ def test_trainer_uses_given_sticker_features_instead_of_encoding(demo_data, demo
     np.testing.assert_allclose(mean, flat.astype(np.float64).mean(0), atol=1e-3)
 
     with pytest.raises(ValueError, match="frozen"):
-        Trainer(TrainConfig(**{**config.to_dict(), "sticker_encoder": "finetune",
-                               "model_dir": str(tmp_path / "b")}),
-                verbose=False, sticker_features=(regions, flat))
+        Trainer(
+            TrainConfig(
+                **{
+                    **config.to_dict(),
+                    "sticker_encoder": "finetune",
+                    "model_dir": str(tmp_path / "b"),
+                }
+            ),
+            verbose=False,
+            sticker_features=(regions, flat),
+        )
     with pytest.raises(ValueError, match="rows"):
-        Trainer(TrainConfig(**{**config.to_dict(), "model_dir": str(tmp_path / "c")}),
-                verbose=False, sticker_features=(regions[:3], flat[:3]))
+        Trainer(
+            TrainConfig(**{**config.to_dict(), "model_dir": str(tmp_path / "c")}),
+            verbose=False,
+            sticker_features=(regions[:3], flat[:3]),
+        )
 
 
 def test_oracle_experiment_command_runs_and_reports(demo_data, demo_tfrec, tmp_path):
@@ -107,14 +136,26 @@ def test_oracle_experiment_command_runs_and_reports(demo_data, demo_tfrec, tmp_p
 
     run = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, os.path.join(REPO, "experiments", "oracle_features.py"),
-         f"--data_dir={demo_data}", f"--tfrec_dir={demo_tfrec}", f"--model_dir={run}",
-         "--train_steps=3", "--batch_size=4", "--eval_examples=8", "--log_every=1"],
+        [
+            sys.executable,
+            os.path.join(REPO, "experiments", "oracle_features.py"),
+            f"--data_dir={demo_data}",
+            f"--tfrec_dir={demo_tfrec}",
+            f"--model_dir={run}",
+            "--train_steps=3",
+            "--batch_size=4",
+            "--eval_examples=8",
+            "--log_every=1",
+        ],
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
-        capture_output=True, text=True, timeout=600)
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.load(open(run / "oracle_test.json"))
     assert set(report["test"]) >= {"MAP", "R10@1", "R10@2", "R10@5"}
     assert json.loads(result.stdout.strip().splitlines()[-1]) == pytest.approx(
-        {k: round(v, 4) for k, v in report["test"].items()}, abs=1e-4)
+        {k: round(v, 4) for k, v in report["test"].items()}, abs=1e-4
+    )
     assert "oracle sticker features" in result.stdout

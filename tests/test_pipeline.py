@@ -16,12 +16,28 @@ KEYS = ["context_ids", "num_turns", "candidates", "candidate_ids", "candidate_em
 @pytest.fixture(scope="module")
 def tfrec(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipe")
-    info = write_release(str(root / "DATA"), inject=("unknown_emoji",), num_sets=3, stickers_per_set=12,
-                         num_train=40, num_val=11, num_test=9, image_kinds="uint8_rgb")
+    info = write_release(
+        str(root / "DATA"),
+        inject=("unknown_emoji",),
+        num_sets=3,
+        stickers_per_set=12,
+        num_train=40,
+        num_val=11,
+        num_test=9,
+        image_kinds="uint8_rgb",
+    )
     out = str(root / "TFREC")
-    tfrecords.make_tfrecords(tfrecords.TFRecordsConfig(
-        data_dir=info.data_dir, output_dir=out, context_len=T, max_words=L, num_shards=3,
-        progress=False, seed=3))
+    tfrecords.make_tfrecords(
+        tfrecords.TFRecordsConfig(
+            data_dir=info.data_dir,
+            output_dir=out,
+            context_len=T,
+            max_words=L,
+            num_shards=3,
+            progress=False,
+            seed=3,
+        )
+    )
     return out
 
 
@@ -34,7 +50,10 @@ def _gt_by_context(out, split):
             f = tf.train.Example.FromString(raw).features.feature
             key = np.array(f["context_ids"].int64_list.value, np.int32).tobytes()
             seen[key] = seen.get(key, 0) + 1
-            result[key] = (f["gt"].int64_list.value[0], {k: list(v.int64_list.value) for k, v in f.items()})
+            result[key] = (
+                f["gt"].int64_list.value[0],
+                {k: list(v.int64_list.value) for k, v in f.items()},
+            )
     return {k: v for k, v in result.items() if seen[k] == 1}
 
 
@@ -44,8 +63,10 @@ def _epoch(ds):
     for batch in ds:
         ctx = batch["context_ids"].numpy()
         for i in range(ctx.shape[0]):
-            out[ctx[i].tobytes()] = (tuple(batch["candidate_ids"][i].numpy().tolist()),
-                                     int(batch["label"][i]))
+            out[ctx[i].tobytes()] = (
+                tuple(batch["candidate_ids"][i].numpy().tolist()),
+                int(batch["label"][i]),
+            )
     return out
 
 
@@ -53,7 +74,11 @@ def test_batch_contract_train(tfrec):
     ds = pipeline.make_dataset(tfrec, "train", batch_size=4, seed=1)
     spec = ds.element_spec
     assert list(spec) == KEYS
-    assert spec["context_ids"].dtype == tf.int32 and spec["context_ids"].shape.as_list() == [4, T, L]
+    assert spec["context_ids"].dtype == tf.int32 and spec["context_ids"].shape.as_list() == [
+        4,
+        T,
+        L,
+    ]
     assert spec["num_turns"].dtype == tf.int32 and spec["num_turns"].shape.as_list() == [4]
     assert spec["candidates"].dtype == tf.uint8
     assert spec["candidates"].shape.as_list() == [4, 10, 128, 128, 3]
@@ -98,7 +123,9 @@ def test_train_negatives_same_set_never_gt(tfrec, negatives):
                 assert cands[label] == gt and (cands == gt).sum() == 1
                 if negatives == "first":
                     rows = bank.set_rows(bank.set_index[gt])
-                    assert sorted(np.delete(cands, label).tolist()) == [r for r in rows if r != gt][:9]
+                    assert (
+                        sorted(np.delete(cands, label).tolist()) == [r for r in rows if r != gt][:9]
+                    )
                 checked += 1
     assert checked >= 100
     assert len(set(labels)) >= 8  # gt position is random
@@ -123,8 +150,15 @@ def test_train_negatives_change_across_epochs_and_repeat(tfrec):
 def test_train_reproducible_for_a_seed(tfrec):
     def run(seed):
         ds = pipeline.make_dataset(tfrec, "train", batch_size=4, seed=seed)
-        return [(b["context_ids"].numpy().tobytes(), b["candidate_ids"].numpy().tolist(),
-                 b["label"].numpy().tolist()) for b in ds]
+        return [
+            (
+                b["context_ids"].numpy().tobytes(),
+                b["candidate_ids"].numpy().tolist(),
+                b["label"].numpy().tolist(),
+            )
+            for b in ds
+        ]
+
     a, b, c = run(5), run(5), run(6)
     assert a == b
     assert a != c
@@ -137,14 +171,26 @@ def test_val_test_candidates_are_stored_and_identical(tfrec, negatives):
         runs = []
         for seed in (0, 99):
             ds = pipeline.make_dataset(tfrec, split, batch_size=4, seed=seed, negatives=negatives)
-            runs.append([(b["candidate_ids"].numpy().tolist(), b["label"].numpy().tolist(),
-                          b["context_ids"].numpy().tobytes()) for b in ds])
+            runs.append(
+                [
+                    (
+                        b["candidate_ids"].numpy().tolist(),
+                        b["label"].numpy().tolist(),
+                        b["context_ids"].numpy().tobytes(),
+                    )
+                    for b in ds
+                ]
+            )
         assert runs[0] == runs[1]
-        for key, (cands, label) in _epoch(pipeline.make_dataset(tfrec, split, batch_size=4,
-                                                                negatives=negatives)).items():
+        for key, (cands, label) in _epoch(
+            pipeline.make_dataset(tfrec, split, batch_size=4, negatives=negatives)
+        ).items():
             if key in stored:
                 gt, feats = stored[key]
-                assert list(cands) == feats[f"cand_{negatives}"] and label == feats[f"label_{negatives}"][0]
+                assert (
+                    list(cands) == feats[f"cand_{negatives}"]
+                    and label == feats[f"label_{negatives}"][0]
+                )
                 assert cands[label] == gt
 
 
@@ -170,6 +216,8 @@ def test_bank_gather_and_memmap(tfrec):
 
 
 def test_input_benchmark_reports_json_fields(tfrec):
-    result = bench.run_input_benchmark(bench.InputBenchConfig(tfrec, batches=5, batch_size=4, warmup=1))
+    result = bench.run_input_benchmark(
+        bench.InputBenchConfig(tfrec, batches=5, batch_size=4, warmup=1)
+    )
     assert result["examples_per_sec"] > 0 and result["peak_rss_mb"] > 0
     assert result["batches"] == 5 and result["batch_size"] == 4

@@ -63,19 +63,28 @@ def test_presets_work_on_any_data():
 
 
 def test_explicit_values_beat_the_preset():
-    config = presets.resolve("cpu", {"train_steps": 7, "sticker_encoder": "frozen",
-                                     "model": {"inception_weights": "none", "hidden_dim": 16}})
+    config = presets.resolve(
+        "cpu",
+        {
+            "train_steps": 7,
+            "sticker_encoder": "frozen",
+            "model": {"inception_weights": "none", "hidden_dim": 16},
+        },
+    )
     assert config.preset == "cpu"
     assert (config.train_steps, config.sticker_encoder) == (7, "frozen")
     assert config.model.inception_weights == "none" and config.model.hidden_dim == 16
     cpu = presets.PRESETS["cpu"]
     assert (config.learning_rate, config.emoji_warmup_steps) == (
-        cpu["learning_rate"], cpu["emoji_warmup_steps"])  # still the preset's
+        cpu["learning_rate"],
+        cpu["emoji_warmup_steps"],
+    )  # still the preset's
     assert config.model.emb_dim == SRSConfig().emb_dim
     # An explicit value equal to the dataclass default still overrides the preset.
     assert cpu["learning_rate"] != TrainConfig().learning_rate
     assert presets.resolve("cpu", {"learning_rate": TrainConfig().learning_rate}).learning_rate == (
-        TrainConfig().learning_rate)
+        TrainConfig().learning_rate
+    )
     # The presets themselves are not modified by a resolution.
     assert presets.PRESETS["cpu"]["model"] == {"inception_weights": "imagenet"}
     assert presets.resolve("cpu").model.hidden_dim == SRSConfig().hidden_dim
@@ -83,13 +92,17 @@ def test_explicit_values_beat_the_preset():
 
 def test_nest_maps_flag_names_to_fields():
     assert presets.nest({"batch_size": 8, "hidden_dim": 16, "inception_weights": "none"}) == {
-        "batch_size": 8, "model": {"hidden_dim": 16, "inception_weights": "none"}}
+        "batch_size": 8,
+        "model": {"hidden_dim": 16, "inception_weights": "none"},
+    }
     assert presets.nest({}) == {}
     with pytest.raises(ValueError, match="'batchsize' is neither a TrainConfig nor an SRSConfig"):
         presets.nest({"batchsize": 8})
     # every dataclass field is reachable, and only those
     assert set(presets.train_fields()) == {f.name for f in dataclasses.fields(TrainConfig)} - {
-        "model", "preset"}
+        "model",
+        "preset",
+    }
     assert set(presets.model_fields()) == {f.name for f in dataclasses.fields(SRSConfig)}
 
 
@@ -105,9 +118,13 @@ def test_unknown_preset_or_field_is_a_clear_error():
 
 
 def test_bin_train_refuses_an_unknown_preset(tmp_path):
-    result = subprocess.run([PY, TRAIN, f"--data_dir={tmp_path}", f"--model_dir={tmp_path / 'run'}",
-                             "--preset=gpu"], env=_env(), capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [PY, TRAIN, f"--data_dir={tmp_path}", f"--model_dir={tmp_path / 'run'}", "--preset=gpu"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "--preset=gpu" in result.stderr and "paper" in result.stderr and "cpu" in result.stderr
     assert not (tmp_path / "run").exists()
@@ -118,30 +135,61 @@ def _printed_config(stdout):
     lines = stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("resolved configuration"))
     end = next(i for i in range(start + 1, len(lines)) if lines[i] == "}")
-    return lines[start], json.loads("\n".join(lines[start + 1:end + 1]))
+    return lines[start], json.loads("\n".join(lines[start + 1 : end + 1]))
 
 
 def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec, tmp_path):
     run = tmp_path / "run"
     result = subprocess.run(
-        [PY, TRAIN, f"--data_dir={demo_tfrec}", f"--model_dir={run}", "--preset=cpu",
-         "--hidden_dim=16", "--emb_dim=16", "--batch_size=8", "--train_steps=2",
-         "--inception_weights=none", "--sticker_encoder=frozen", "--emoji_warmup_steps=0",
-         "--eval_examples=8", "--log_every=1", "--checkpoint_every=1"],
-        env=_env(), capture_output=True, text=True, timeout=600)
+        [
+            PY,
+            TRAIN,
+            f"--data_dir={demo_tfrec}",
+            f"--model_dir={run}",
+            "--preset=cpu",
+            "--hidden_dim=16",
+            "--emb_dim=16",
+            "--batch_size=8",
+            "--train_steps=2",
+            "--inception_weights=none",
+            "--sticker_encoder=frozen",
+            "--emoji_warmup_steps=0",
+            "--eval_examples=8",
+            "--log_every=1",
+            "--checkpoint_every=1",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     header, printed = _printed_config(result.stdout)
     assert header == "resolved configuration (preset: cpu):"
-    want = presets.resolve("cpu", presets.nest(dict(
-        data_dir=demo_tfrec, model_dir=str(run), hidden_dim=16, emb_dim=16, batch_size=8,
-        train_steps=2, inception_weights="none", sticker_encoder="frozen", emoji_warmup_steps=0,
-        eval_examples=8, log_every=1, checkpoint_every=1)))
+    want = presets.resolve(
+        "cpu",
+        presets.nest(
+            dict(
+                data_dir=demo_tfrec,
+                model_dir=str(run),
+                hidden_dim=16,
+                emb_dim=16,
+                batch_size=8,
+                train_steps=2,
+                inception_weights="none",
+                sticker_encoder="frozen",
+                emoji_warmup_steps=0,
+                eval_examples=8,
+                log_every=1,
+                checkpoint_every=1,
+            )
+        ),
+    )
     assert printed == want.to_dict()
     assert printed["preset"] == "cpu"
     assert printed["learning_rate"] == 3e-4 and printed["eval_every"] == 250  # from the preset
     assert printed["sticker_encoder"] == "frozen"  # explicit beats the preset's "upper"
-    assert ("--inception_weights=none: building Table 2's no_pretrain network"
-            in result.stdout)
+    assert "--inception_weights=none: building Table 2's no_pretrain network" in result.stdout
 
     saved = json.load(open(run / "config.json"))
     # RUN/config.json is the printed config with the sizes the TFREC metadata fixes.
@@ -150,7 +198,9 @@ def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec, tmp_path):
     for name in fixed:
         assert saved["model"][name] == meta.get(name, printed["model"][name])
     assert {k: v for k, v in saved["model"].items() if k not in fixed} == {
-        k: v for k, v in printed["model"].items() if k not in fixed}
+        k: v for k, v in printed["model"].items() if k not in fixed
+    }
     assert {k: v for k, v in saved.items() if k != "model"} == {
-        k: v for k, v in printed.items() if k != "model"}
+        k: v for k, v in printed.items() if k != "model"
+    }
     assert TrainConfig.from_dict(saved).preset == "cpu"

@@ -20,8 +20,15 @@ from model_helpers import calibrated_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECOMMEND = os.path.join(REPO, "bin", "recommend")
-CFG = SRSConfig(vocab_size=50, emoji_vocab_size=8, emb_dim=16, hidden_dim=16, context_len=4,
-                max_words=6, inception_weights="none")
+CFG = SRSConfig(
+    vocab_size=50,
+    emoji_vocab_size=8,
+    emb_dim=16,
+    hidden_dim=16,
+    context_len=4,
+    max_words=6,
+    inception_weights="none",
+)
 WORDS = ["今天", "天气", "好", "开心", "你好", "哈哈", "难过"] + [f"w{i}" for i in range(41)]
 VOCAB = ["[PAD]", "[UNK]"] + WORDS
 EMOJI = ["[PAD]", "[UNK]", "😀", "😂", "😍", "😭", "😡", "👍"]
@@ -46,9 +53,9 @@ def sticker_dir(tmp_path_factory):
         for i in range(NPY):
             sid = 5000 + i
             if i % 3 == 0:
-                array = rng.random((128, 128, 3), dtype=np.float32)           # float 0..1
+                array = rng.random((128, 128, 3), dtype=np.float32)  # float 0..1
             elif i % 3 == 1:
-                array = rng.integers(0, 256, (100, 140, 4), dtype=np.uint8)   # RGBA, resized
+                array = rng.integers(0, 256, (100, 140, 4), dtype=np.uint8)  # RGBA, resized
             else:
                 array = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
             np.save(d / f"{sid}.npy", array)
@@ -57,28 +64,42 @@ def sticker_dir(tmp_path_factory):
         mode = "RGBA" if i % 2 else "RGB"
         size = (90 + 10 * i, 128)
         pixels = rng.integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8)
-        Image.fromarray(pixels, mode=mode).save(d / (f"pic{i}.png" if i < PNG - 1 else f"pic{i}.jpg"))
+        Image.fromarray(pixels, mode=mode).save(
+            d / (f"pic{i}.png" if i < PNG - 1 else f"pic{i}.jpg")
+        )
     (d / "broken.png").write_bytes(b"not a png")
     (d / "notes.txt").write_text("ignored")
     return str(d)
 
 
 def run_recommend(*args):
-    return subprocess.run([sys.executable, RECOMMEND, *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, RECOMMEND, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
 
 
 def parse_rows(stdout):
     rows = []
     lines = stdout.splitlines()
     start = next(i for i, l in enumerate(lines) if l.split()[:3] == ["rank", "score", "sticker"])
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         parts = line.split()
         if not parts or not parts[0].isdigit():
             break
-        rows.append({"rank": int(parts[0]), "score": float(parts[1]), "sticker": parts[2],
-                     "emoji": parts[3] if len(parts) > 3 else "",
-                     "predicted": line.endswith("(predicted)")})
+        rows.append(
+            {
+                "rank": int(parts[0]),
+                "score": float(parts[1]),
+                "sticker": parts[2],
+                "emoji": parts[3] if len(parts) > 3 else "",
+                "predicted": line.endswith("(predicted)"),
+            }
+        )
     return rows
 
 
@@ -102,8 +123,14 @@ def test_load_sticker_dir(sticker_dir, tmp_path):
 def test_bin_recommend_ranks_every_sticker_and_explains(exported, sticker_dir, tmp_path):
     out_png = tmp_path / "why.png"
     utterances = ["你好", "今天天气好开心", "w3 w4"]
-    proc = run_recommend(f"--export_dir={exported}", f"--sticker_dir={sticker_dir}",
-                         "--top_k=0", "--batch_size=4", f"--explain={out_png}", *utterances)
+    proc = run_recommend(
+        f"--export_dir={exported}",
+        f"--sticker_dir={sticker_dir}",
+        "--top_k=0",
+        "--batch_size=4",
+        f"--explain={out_png}",
+        *utterances,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = parse_rows(proc.stdout)
     total = NPY + PNG
@@ -111,7 +138,8 @@ def test_bin_recommend_ranks_every_sticker_and_explains(exported, sticker_dir, t
     assert [r["rank"] for r in rows] == list(range(1, total + 1))
     names = sorted(os.listdir(sticker_dir))
     assert sorted(r["sticker"] for r in rows) == sorted(
-        n for n in names if n.endswith((".npy", ".png", ".jpg")) and n != "broken.png")
+        n for n in names if n.endswith((".npy", ".png", ".jpg")) and n != "broken.png"
+    )
     scores = [r["score"] for r in rows]
     assert scores == sorted(scores, reverse=True) and scores[0] - scores[-1] > 1e-3
     for r in rows:
@@ -126,8 +154,8 @@ def test_bin_recommend_ranks_every_sticker_and_explains(exported, sticker_dir, t
     model = tf.saved_model.load(exported)
     segmented = [segment_to_text(u) for u in utterances]
     expected = model.signatures["rank_text"](
-        utterances=tf.constant([segmented]),
-        candidates=tf.constant(stickers.images[None]))["scores"].numpy()[0]
+        utterances=tf.constant([segmented]), candidates=tf.constant(stickers.images[None])
+    )["scores"].numpy()[0]
     got = {r["sticker"]: r["score"] for r in rows}
     for name, score in zip(stickers.names, expected):
         assert got[name] == pytest.approx(float(score), abs=2e-5)
@@ -136,8 +164,13 @@ def test_bin_recommend_ranks_every_sticker_and_explains(exported, sticker_dir, t
 
 
 def test_bin_recommend_top_k_and_presegmented(exported, sticker_dir):
-    proc = run_recommend(f"--export_dir={exported}", f"--sticker_dir={sticker_dir}",
-                         "--presegmented", "w1 w2", "今天天气 好")
+    proc = run_recommend(
+        f"--export_dir={exported}",
+        f"--sticker_dir={sticker_dir}",
+        "--presegmented",
+        "w1 w2",
+        "今天天气 好",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(parse_rows(proc.stdout)) == 5
     assert "今天天气 好" in proc.stdout  # not re-segmented
@@ -169,8 +202,13 @@ def test_recommender_batching_does_not_change_scores(exported, sticker_dir):
 
 def test_serve_benchmark_reports_latencies(exported, sticker_dir, capsys):
     result = bench.run_serve_benchmark(exported, sticker_dir, iterations=3)
-    for key in ("p50_ms_cached", "p99_ms_cached", "p50_ms_uncached", "p99_ms_uncached",
-                "stickers_per_sec"):
+    for key in (
+        "p50_ms_cached",
+        "p99_ms_cached",
+        "p50_ms_uncached",
+        "p99_ms_uncached",
+        "stickers_per_sec",
+    ):
         assert result[key] > 0
     assert result["p99_ms_cached"] >= result["p50_ms_cached"]
     assert result["context_turns"] == CFG.context_len and result["candidates"] == 10

@@ -14,18 +14,28 @@ from srs_tf.data.vocab import Vocab
 
 
 def _line(**current):
-    cur = {"from_id": 1, "reply_to_msg_id": None, "sticker_set_id": 5, "sticker_id": 6,
-           "sticker_alt": "😀"}
+    cur = {
+        "from_id": 1,
+        "reply_to_msg_id": None,
+        "sticker_set_id": 5,
+        "sticker_id": 6,
+        "sticker_alt": "😀",
+    }
     cur.update(current)
-    return json.dumps({"context": [{"text": "你好 呀", "reply_to_msg_id": None, "id": 1, "from_id": 2}],
-                       "current": cur}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "context": [{"text": "你好 呀", "reply_to_msg_id": None, "id": 1, "from_id": 2}],
+            "current": cur,
+        },
+        ensure_ascii=False,
+    )
 
 
 # ----------------------------------------------------------------------------- lines and ids
 
 
 def test_ids_beyond_2_53_are_exact_strings():
-    big_set, big_sticker = 2 ** 63 - 25, 2 ** 53 + 1
+    big_set, big_sticker = 2**63 - 25, 2**53 + 1
     ex = release.parse_line(_line(sticker_set_id=big_set, sticker_id=big_sticker))
     assert ex.sticker_set_id == str(big_set) and ex.sticker_id == str(big_sticker)
     assert float(big_sticker) != big_sticker  # a float would have lost it
@@ -47,19 +57,31 @@ def test_float_literal_in_json_never_becomes_float():
     assert e.value.reason == "bad_id"
 
 
-@pytest.mark.parametrize("line,reason", [
-    ("{not json", "malformed_json"),
-    ("[1, 2]", "malformed_json"),
-    ('{"context": []}', "missing_keys"),
-    ('{"context": [{"id": 1}], "current": {"sticker_set_id": 1, "sticker_id": 2}}', "missing_keys"),
-    ('{"context": [{"text": "a"}], "current": {"sticker_set_id": 1}}', "missing_keys"),
-    ('{"context": "a b", "current": {"sticker_set_id": 1, "sticker_id": 2}}', "bad_field"),
-    ('{"context": [{"text": 5}], "current": {"sticker_set_id": 1, "sticker_id": 2}}', "bad_field"),
-    ('{"context": [], "current": {"sticker_set_id": 1, "sticker_id": 2}}', "empty_context"),
-    ('{"context": [{"text": "  \\t "}, {"text": null}], "current": {"sticker_set_id": 1, '
-     '"sticker_id": 2}}', "empty_context"),
-    ("   ", "blank_line"),
-])
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        ("{not json", "malformed_json"),
+        ("[1, 2]", "malformed_json"),
+        ('{"context": []}', "missing_keys"),
+        (
+            '{"context": [{"id": 1}], "current": {"sticker_set_id": 1, "sticker_id": 2}}',
+            "missing_keys",
+        ),
+        ('{"context": [{"text": "a"}], "current": {"sticker_set_id": 1}}', "missing_keys"),
+        ('{"context": "a b", "current": {"sticker_set_id": 1, "sticker_id": 2}}', "bad_field"),
+        (
+            '{"context": [{"text": 5}], "current": {"sticker_set_id": 1, "sticker_id": 2}}',
+            "bad_field",
+        ),
+        ('{"context": [], "current": {"sticker_set_id": 1, "sticker_id": 2}}', "empty_context"),
+        (
+            '{"context": [{"text": "  \\t "}, {"text": null}], "current": {"sticker_set_id": 1, '
+            '"sticker_id": 2}}',
+            "empty_context",
+        ),
+        ("   ", "blank_line"),
+    ],
+)
 def test_bad_lines_have_reasons(line, reason):
     with pytest.raises(release.SkipLine) as e:
         release.parse_line(line)
@@ -104,9 +126,9 @@ def test_uint8_rgb_is_unchanged():
 def test_rgba_transparent_is_white_and_opaque_kept():
     a = np.zeros((128, 128, 4), np.uint8)
     a[..., :3] = [10, 20, 30]
-    a[:64, :, 3] = 0      # transparent -> white
-    a[64:, :, 3] = 255    # opaque -> the colour
-    a[64:, :2, 3] = 128   # half -> halfway to white
+    a[:64, :, 3] = 0  # transparent -> white
+    a[64:, :, 3] = 255  # opaque -> the colour
+    a[64:, :2, 3] = 128  # half -> halfway to white
     out = normalize_sticker(a)
     assert (out[:64] == 255).all()
     np.testing.assert_array_equal(out[100, 50], [10, 20, 30])
@@ -153,11 +175,20 @@ def test_non_128_sizes_keep_aspect_and_pad_white():
     assert (normalize_sticker(small) == 77).all()
 
 
-@pytest.mark.parametrize("arr", [
-    np.zeros((128, 128, 5), np.uint8), np.zeros((128,), np.uint8), np.zeros((2, 128, 128, 3), np.uint8),
-    np.zeros((0, 128, 3), np.uint8), np.full((128, 128, 3), 300.0), np.full((128, 128, 3), -5.0),
-    np.full((128, 128, 3), np.nan), np.full((128, 128, 3), 256, np.int32), np.zeros((128, 128, 3), bool),
-])
+@pytest.mark.parametrize(
+    "arr",
+    [
+        np.zeros((128, 128, 5), np.uint8),
+        np.zeros((128,), np.uint8),
+        np.zeros((2, 128, 128, 3), np.uint8),
+        np.zeros((0, 128, 3), np.uint8),
+        np.full((128, 128, 3), 300.0),
+        np.full((128, 128, 3), -5.0),
+        np.full((128, 128, 3), np.nan),
+        np.full((128, 128, 3), 256, np.int32),
+        np.zeros((128, 128, 3), bool),
+    ],
+)
 def test_odd_arrays_are_errors(arr):
     with pytest.raises(StickerError) as e:
         normalize_sticker(arr)
@@ -211,9 +242,17 @@ def test_reader_counts_every_injection_and_keeps_valid_lines(tmp_path):
             kept.append(ex)
     assert counts.read == info.num_lines["train"]
     # line-level and catalogue-level reasons (file-level ones need the bank: test_tfrecords)
-    line_level = {k: v for k, v in info.expected_skips["train"].items()
-                  if k not in ("small_sticker_set", "missing_sticker_file", "unreadable_sticker_file",
-                               "bad_sticker_array")}
+    line_level = {
+        k: v
+        for k, v in info.expected_skips["train"].items()
+        if k
+        not in (
+            "small_sticker_set",
+            "missing_sticker_file",
+            "unreadable_sticker_file",
+            "bad_sticker_array",
+        )
+    }
     assert dict(counts.skipped) == line_level
     assert set(INJECTION_REASON.values()) >= set(counts.skipped)
     # every valid line is kept, with its exact ids
@@ -222,7 +261,7 @@ def test_reader_counts_every_injection_and_keeps_valid_lines(tmp_path):
         ex = by_line[line_no]
         assert ex.sticker_set_id == str(obj["current"]["sticker_set_id"])
         assert ex.sticker_id == str(obj["current"]["sticker_id"])
-        assert int(ex.sticker_id) > 2 ** 53
+        assert int(ex.sticker_id) > 2**53
     assert counts.read == len(kept) + sum(counts.skipped.values())
 
 
@@ -246,8 +285,11 @@ def test_mapping_problems_are_counted(tmp_path):
     counts = Counts()
     sets = release.Release(info.data_dir).sticker_sets(counts)
     assert list(sets) == [first]
-    assert dict(counts.skipped) == {"malformed_mapping_line": 1, "duplicate_mapping_entry": 1,
-                                    "missing_emoji_mapping": 1}
+    assert dict(counts.skipped) == {
+        "malformed_mapping_line": 1,
+        "duplicate_mapping_entry": 1,
+        "missing_emoji_mapping": 1,
+    }
     assert sets[first].sticker_ids == tuple(info.good_stickers[first])
 
 

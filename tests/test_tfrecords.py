@@ -21,8 +21,9 @@ T, L = 6, 8
 def _config(data_dir, out, **kw):
     kw.setdefault("progress", False)
     kw.setdefault("num_shards", 2)
-    return tfrecords.TFRecordsConfig(data_dir=data_dir, output_dir=out, context_len=T, max_words=L,
-                                     **kw)
+    return tfrecords.TFRecordsConfig(
+        data_dir=data_dir, output_dir=out, context_len=T, max_words=L, **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def _expected_context(obj):
     arr = np.zeros((T, L), np.int64)
     for r, u in enumerate(utts):
         ids = [word_id.get(w, 1) for w in u[:L]]
-        arr[r, :len(ids)] = ids
+        arr[r, : len(ids)] = ids
     return arr, len(utts)
 
 
@@ -86,14 +87,19 @@ def test_meta_and_vocab_copies(built):
     assert meta["counts"]["bank_stickers"] == sum(len(v) for v in info.good_stickers.values())
     assert len(meta["shards"]["train"]) == 2
     for name in ("vocab", "emoji_vocab"):
-        with open(os.path.join(out, name), "rb") as a, open(os.path.join(info.data_dir, name), "rb") as b:
+        with (
+            open(os.path.join(out, name), "rb") as a,
+            open(os.path.join(info.data_dir, name), "rb") as b,
+        ):
             assert a.read() == b.read()
 
 
 def test_bank_round_trip(built):
     info, out, _ = built
     bank = pipeline.load_sticker_bank(out)
-    expected_rows = [(s, sid) for s in sorted(info.good_stickers, key=int) for sid in info.good_stickers[s]]
+    expected_rows = [
+        (s, sid) for s in sorted(info.good_stickers, key=int) for sid in info.good_stickers[s]
+    ]
     assert list(zip(bank.sticker_set_id.tolist(), bank.sticker_id.tolist())) == expected_rows
     assert len(set(expected_rows)) == len(bank)  # each sticker once
     for k, set_id in enumerate(bank.set_ids.tolist()):
@@ -107,7 +113,7 @@ def test_bank_round_trip(built):
         emoji = info.mapping[set_id][sid]
         assert bank.emoji[row] == emoji
         assert bank.emoji_id[row] == (EMOJIS.index(emoji) + 2 if emoji in EMOJIS else 1)
-        assert int(bank.sticker_id[row]) > 2 ** 53 and bank.row_of(set_id, sid) == row
+        assert int(bank.sticker_id[row]) > 2**53 and bank.row_of(set_id, sid) == row
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])
@@ -173,8 +179,15 @@ def test_failure_leaves_no_output(tmp_path):
 def test_cli_prints_table_and_refuses_without_overwrite(built, tmp_path):
     info, _, _ = built
     out = str(tmp_path / "CLI")
-    cmd = [sys.executable, os.path.join(REPO, "bin", "make_tfrecords"), f"--data_dir={info.data_dir}",
-           f"--output_dir={out}", "--context_len=4", "--max_words=5", "--noprogress"]
+    cmd = [
+        sys.executable,
+        os.path.join(REPO, "bin", "make_tfrecords"),
+        f"--data_dir={info.data_dir}",
+        f"--output_dir={out}",
+        "--context_len=4",
+        "--max_words=5",
+        "--noprogress",
+    ]
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert res.returncode == 0, res.stderr
@@ -182,5 +195,7 @@ def test_cli_prints_table_and_refuses_without_overwrite(built, tmp_path):
     assert pipeline.load_meta(out)["context_len"] == 4
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert res.returncode != 0 and "--overwrite" in res.stderr
-    res = subprocess.run(cmd + ["--overwrite"], capture_output=True, text=True, env=env, timeout=240)
+    res = subprocess.run(
+        cmd + ["--overwrite"], capture_output=True, text=True, env=env, timeout=240
+    )
     assert res.returncode == 0, res.stderr

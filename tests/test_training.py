@@ -20,8 +20,16 @@ TINY_MODEL = ["--hidden_dim=16", "--emb_dim=16", "--inception_weights=none"]
 
 
 def _train_cmd(tfrec, run, *extra):
-    return [PY, os.path.join(REPO, "bin", "train"), f"--data_dir={tfrec}", f"--model_dir={run}",
-            "--batch_size=8", "--log_every=1", *TINY_MODEL, *extra]
+    return [
+        PY,
+        os.path.join(REPO, "bin", "train"),
+        f"--data_dir={tfrec}",
+        f"--model_dir={run}",
+        "--batch_size=8",
+        "--log_every=1",
+        *TINY_MODEL,
+        *extra,
+    ]
 
 
 def _env(**extra):
@@ -34,10 +42,18 @@ def _config(tfrec, run, **overrides):
     from srs_tf.config import SRSConfig
     from srs_tf.training.config import TrainConfig
 
-    values = dict(data_dir=tfrec, model_dir=str(run), batch_size=4, warmup_batch_size=4,
-                  emoji_warmup_steps=2, train_steps=2, log_every=1, checkpoint_every=1,
-                  eval_examples=8,
-                  model=SRSConfig(hidden_dim=8, emb_dim=8, inception_weights="none"))
+    values = dict(
+        data_dir=tfrec,
+        model_dir=str(run),
+        batch_size=4,
+        warmup_batch_size=4,
+        emoji_warmup_steps=2,
+        train_steps=2,
+        log_every=1,
+        checkpoint_every=1,
+        eval_examples=8,
+        model=SRSConfig(hidden_dim=8, emb_dim=8, inception_weights="none"),
+    )
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -69,8 +85,10 @@ def test_warmup_trains_only_the_sticker_encoder_then_everything(demo_tfrec, tmp_
 def test_frozen_mode_trains_only_the_matcher_on_cached_features(demo_tfrec, tmp_path):
     from srs_tf.training.trainer import Trainer
 
-    trainer = Trainer(_config(demo_tfrec, tmp_path / "run", sticker_encoder="frozen",
-                              emoji_warmup_steps=0), verbose=False)
+    trainer = Trainer(
+        _config(demo_tfrec, tmp_path / "run", sticker_encoder="frozen", emoji_warmup_steps=0),
+        verbose=False,
+    )
     trainable0 = [np.array(v) for v in trainer.encoder.trainable_variables]
     match0 = _weights(trainer.matcher)
     bn = [v for v in trainer.encoder.non_trainable_variables if "moving_mean" in v.path][0]
@@ -94,9 +112,13 @@ def test_no_classify_skips_warmup_and_emoji_loss(demo_tfrec, tmp_path):
     from srs_tf.config import SRSConfig
     from srs_tf.training.trainer import Trainer
 
-    config = _config(demo_tfrec, tmp_path / "run", emoji_warmup_steps=5, train_steps=1,
-                     model=SRSConfig(hidden_dim=8, emb_dim=8, ablation="no_classify",
-                                     inception_weights="none"))
+    config = _config(
+        demo_tfrec,
+        tmp_path / "run",
+        emoji_warmup_steps=5,
+        train_steps=1,
+        model=SRSConfig(hidden_dim=8, emb_dim=8, ablation="no_classify", inception_weights="none"),
+    )
     assert config.warmup_steps == 0
     trainer = Trainer(config, verbose=False)
     head = trainer.encoder.get_layer("inception_sticker_encoder").emoji_classifier
@@ -111,11 +133,15 @@ def test_nan_loss_stops_with_a_clear_message(demo_tfrec, tmp_path, monkeypatch):
     from srs_tf.model import losses
     from srs_tf.training.trainer import Trainer, TrainingDiverged
 
-    monkeypatch.setattr(losses, "hinge_loss", lambda scores, label, margin: tf.constant(float("nan")))
+    monkeypatch.setattr(
+        losses, "hinge_loss", lambda scores, label, margin: tf.constant(float("nan"))
+    )
     # Frozen mode: the same joint step and finiteness check without tracing Inception's
     # backward pass (a minute on the 2-core CPU).
-    trainer = Trainer(_config(demo_tfrec, tmp_path / "run", emoji_warmup_steps=0,
-                              sticker_encoder="frozen"), verbose=False)
+    trainer = Trainer(
+        _config(demo_tfrec, tmp_path / "run", emoji_warmup_steps=0, sticker_encoder="frozen"),
+        verbose=False,
+    )
     with pytest.raises(TrainingDiverged, match="hinge_loss is nan at step 1"):
         trainer.train()
     marker = json.load(open(tmp_path / "run" / "diverged.json"))
@@ -123,13 +149,24 @@ def test_nan_loss_stops_with_a_clear_message(demo_tfrec, tmp_path, monkeypatch):
 
 
 def test_same_seed_gives_identical_metrics(demo_tfrec, tmp_path):
-    args = ["--sticker_encoder=frozen", "--emoji_warmup_steps=1", "--warmup_batch_size=4",
-            "--train_steps=4", "--eval_examples=16", "--seed=7"]
+    args = [
+        "--sticker_encoder=frozen",
+        "--emoji_warmup_steps=1",
+        "--warmup_batch_size=4",
+        "--train_steps=4",
+        "--eval_examples=16",
+        "--seed=7",
+    ]
     results = []
     for name in ("a", "b"):
         run = tmp_path / name
-        subprocess.run(_train_cmd(demo_tfrec, run, *args), check=True, env=_env(),
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            _train_cmd(demo_tfrec, run, *args),
+            check=True,
+            env=_env(),
+            capture_output=True,
+            timeout=300,
+        )
         results.append(json.load(open(run / "train_summary.json"))["val"])
     assert results[0] == results[1]
 
@@ -143,11 +180,24 @@ def _latest_complete_checkpoint_step(ckpt_dir):
 
 def test_resume_after_sigkill_continues_the_step(demo_tfrec, tmp_path):
     run = tmp_path / "run"
-    cmd = _train_cmd(demo_tfrec, run, "--sticker_encoder=frozen", "--emoji_warmup_steps=0",
-                     "--train_steps=400", "--checkpoint_every=2", "--eval_every=1000",
-                     "--eval_examples=8")
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    cmd = _train_cmd(
+        demo_tfrec,
+        run,
+        "--sticker_encoder=frozen",
+        "--emoji_warmup_steps=0",
+        "--train_steps=400",
+        "--checkpoint_every=2",
+        "--eval_every=1000",
+        "--eval_examples=8",
+    )
+    proc = subprocess.Popen(
+        cmd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     ckpt_dir = run / "ckpt"
     deadline = time.time() + 240
     killed_after = None
@@ -174,8 +224,11 @@ def test_resume_after_sigkill_continues_the_step(demo_tfrec, tmp_path):
     assert resumed, out
     resumed_step = int(resumed[0].rsplit("step", 1)[1])
     assert resumed_step >= killed_after >= 6
-    first_logged = [int(line.split("step ")[1].split()[0]) for line in out.splitlines()
-                    if line.startswith("[train] step")]
+    first_logged = [
+        int(line.split("step ")[1].split()[0])
+        for line in out.splitlines()
+        if line.startswith("[train] step")
+    ]
     assert first_logged and first_logged[0] == resumed_step + 1, "the step continues, not restarts"
     assert json.load(open(run / "train_summary.json"))["step"] == 12
 
@@ -198,21 +251,38 @@ def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec, tmp_pa
 
     run = tmp_path / "run"
     result = subprocess.run(
-        _train_cmd(demo_tfrec, run, "--strategy=mirrored", "--mixed_precision",
-                   "--emoji_warmup_steps=1", "--warmup_batch_size=4", "--train_steps=2",
-                   "--eval_examples=16"),
-        env=_env(), capture_output=True, text=True, timeout=400)
+        _train_cmd(
+            demo_tfrec,
+            run,
+            "--strategy=mirrored",
+            "--mixed_precision",
+            "--emoji_warmup_steps=1",
+            "--warmup_batch_size=4",
+            "--train_steps=2",
+            "--eval_examples=16",
+        ),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.load(open(run / "train_summary.json"))
     assert summary["config"]["strategy"] == "mirrored" and summary["config"]["mixed_precision"]
     assert summary["step"] == 3 and np.isfinite(summary["val"]["MAP"])
-    losses = [float(line.split("L_r ")[1].split()[0]) for line in result.stdout.splitlines()
-              if line.startswith("[train] step")]
+    losses = [
+        float(line.split("L_r ")[1].split()[0])
+        for line in result.stdout.splitlines()
+        if line.startswith("[train] step")
+    ]
     assert len(losses) == 2 and all(np.isfinite(losses))
     reader = tf.train.load_checkpoint(str(run / "ckpt"))
     dtypes = reader.get_variable_to_dtype_map()
-    weights = [name for name in dtypes
-               if name.startswith(("encoder/", "matcher/")) and "OPTIMIZER" not in name]
+    weights = [
+        name
+        for name in dtypes
+        if name.startswith(("encoder/", "matcher/")) and "OPTIMIZER" not in name
+    ]
     assert len(weights) > 100 and all(dtypes[name] == tf.float32 for name in weights)
 
 
@@ -223,11 +293,25 @@ def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        cmd = _train_cmd(demo_tfrec, run, "--strategy=multi_worker", "--sticker_encoder=frozen",
-                         "--emoji_warmup_steps=1", "--warmup_batch_size=4", "--train_steps=3",
-                         "--eval_examples=8")
-        procs.append(subprocess.Popen(cmd, env=_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))
+        cmd = _train_cmd(
+            demo_tfrec,
+            run,
+            "--strategy=multi_worker",
+            "--sticker_encoder=frozen",
+            "--emoji_warmup_steps=1",
+            "--warmup_batch_size=4",
+            "--train_steps=3",
+            "--eval_examples=8",
+        )
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                env=_env(TF_CONFIG=tf_config),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = []
     try:
         for p in procs:
@@ -245,8 +329,13 @@ def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
 
 
 def test_bad_flags_are_named(demo_tfrec, tmp_path):
-    result = subprocess.run(_train_cmd(demo_tfrec, tmp_path / "run", "--train_steps=-1"),
-                            env=_env(), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        _train_cmd(demo_tfrec, tmp_path / "run", "--train_steps=-1"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "--train_steps" in result.stderr
 
@@ -256,6 +345,7 @@ def test_resume_with_another_model_config_is_refused(demo_tfrec, tmp_path):
 
     Trainer(_config(demo_tfrec, tmp_path / "run"), verbose=False)
     from srs_tf.config import SRSConfig
+
     with pytest.raises(ValueError, match="another model config"):
         other = SRSConfig(hidden_dim=12, emb_dim=8, inception_weights="none")
         Trainer(_config(demo_tfrec, tmp_path / "run", model=other), verbose=False)
@@ -268,10 +358,22 @@ def test_resume_with_another_model_config_is_refused(demo_tfrec, tmp_path):
 # steps, 0.39-0.41 after 200, 0.47-0.49 after 300, 0.49 after 400 and 0.62
 # after 700 (seeds 1234 and 7); chance is 0.293, and a 400-example MAP has a
 # standard error of about 0.0135.
-LEARNABLE_DEMO = dict(num_sets=16, min_stickers=10, max_stickers=18, train_size=1600,
-                      val_size=400, test_size=400, seed=3, min_turns=2, max_turns=5,
-                      no_cue_fraction=0.0, weak_cue_fraction=0.0, misleading_fraction=0.0,
-                      random_label_fraction=0.0, duplicate_fraction=0.0)
+LEARNABLE_DEMO = dict(
+    num_sets=16,
+    min_stickers=10,
+    max_stickers=18,
+    train_size=1600,
+    val_size=400,
+    test_size=400,
+    seed=3,
+    min_turns=2,
+    max_turns=5,
+    no_cue_fraction=0.0,
+    weak_cue_fraction=0.0,
+    misleading_fraction=0.0,
+    random_label_fraction=0.0,
+    duplicate_fraction=0.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -281,8 +383,14 @@ def learnable_tfrec(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("learnable")
     generate(DemoConfig(output_dir=str(root / "DATA"), **LEARNABLE_DEMO))
-    make_tfrecords(TFRecordsConfig(data_dir=str(root / "DATA"), output_dir=str(root / "TFREC"),
-                                   context_len=5, progress=False))
+    make_tfrecords(
+        TFRecordsConfig(
+            data_dir=str(root / "DATA"),
+            output_dir=str(root / "TFREC"),
+            context_len=5,
+            progress=False,
+        )
+    )
     return str(root / "TFREC")
 
 
@@ -293,19 +401,43 @@ def test_short_training_on_demo_data_learns_and_evaluates(learnable_tfrec, tmp_p
     during training and on the held-out test split through bin/evaluate."""
     run = tmp_path / "run"
     result = subprocess.run(
-        [PY, os.path.join(REPO, "bin", "train"), f"--data_dir={learnable_tfrec}",
-         f"--model_dir={run}", "--inception_weights=none", "--sticker_encoder=frozen",
-         "--emoji_warmup_steps=0",
-         "--train_steps=400", "--eval_every=100", "--learning_rate=3e-4", "--log_every=100",
-         "--seed=1234"], env=_env(), capture_output=True, text=True, timeout=900)
+        [
+            PY,
+            os.path.join(REPO, "bin", "train"),
+            f"--data_dir={learnable_tfrec}",
+            f"--model_dir={run}",
+            "--inception_weights=none",
+            "--sticker_encoder=frozen",
+            "--emoji_warmup_steps=0",
+            "--train_steps=400",
+            "--eval_every=100",
+            "--learning_rate=3e-4",
+            "--log_every=100",
+            "--seed=1234",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     best = json.load(open(run / "best.json"))["val"]
     assert best["MAP"] >= 0.42 and best["R10@1"] >= 0.2, best
 
     result = subprocess.run(
-        [PY, os.path.join(REPO, "bin", "evaluate"), f"--data_dir={learnable_tfrec}",
-         f"--model_dir={run}", "--split=test", f"--scores_out={tmp_path / 'scores.tsv'}"],
-        env=_env(), capture_output=True, text=True, timeout=600)
+        [
+            PY,
+            os.path.join(REPO, "bin", "evaluate"),
+            f"--data_dir={learnable_tfrec}",
+            f"--model_dir={run}",
+            "--split=test",
+            f"--scores_out={tmp_path / 'scores.tsv'}",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     test_metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert test_metrics["MAP"] >= 0.4 and test_metrics["R10@1"] >= 0.18, test_metrics

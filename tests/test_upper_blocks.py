@@ -54,17 +54,25 @@ def test_batch_norm_calibration_sets_the_average_of_batch_statistics():
     assert batch_norm_layers(model) == [bn]
     n = calibrate_batch_norm([bn], lambda b: model(b, training=True), batches)
     assert n == 4 and bn.momentum == 0.99  # momentum restored
-    np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([b.mean(0) for b in batches], 0),
-                               rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(bn.moving_variance.numpy(), np.mean([b.var(0) for b in batches], 0),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        bn.moving_mean.numpy(), np.mean([b.mean(0) for b in batches], 0), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        bn.moving_variance.numpy(), np.mean([b.var(0) for b in batches], 0), rtol=1e-4
+    )
 
 
 def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec, tmp_path):
     from srs_tf.training.trainer import Trainer
 
-    config = _config(demo_tfrec, tmp_path / "run", sticker_encoder="upper", upper_from="mixed8",
-                     emoji_warmup_steps=2, train_steps=2)
+    config = _config(
+        demo_tfrec,
+        tmp_path / "run",
+        sticker_encoder="upper",
+        upper_from="mixed8",
+        emoji_warmup_steps=2,
+        train_steps=2,
+    )
     trainer = Trainer(config, verbose=False)
     lower, upper = trainer.upper_parts()
     bn = lower.layers[-1].layers[2]  # the first BN layer of the backbone
@@ -80,8 +88,9 @@ def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec, tmp_
     names = [v.path for v in lower.weights]
     assert changed and all("moving" in names[i] for i in changed)
     upper1 = [np.array(v) for v in upper.trainable_variables]
-    assert all(not np.array_equal(a, b) for a, b in zip(upper0, upper1)
-               if a.ndim > 1), "every upper kernel trains"
+    assert all(not np.array_equal(a, b) for a, b in zip(upper0, upper1) if a.ndim > 1), (
+        "every upper kernel trains"
+    )
     assert any("emoji_classifier" in v.path for v in upper.trainable_variables)
     assert all(np.array_equal(a, b) for a, b in zip(match0, _weights(trainer.matcher)))
     cache_dir = os.path.join(str(tmp_path / "run"), "lower_cache")
@@ -93,10 +102,12 @@ def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec, tmp_
     # encoder in inference mode (up to the float16 cache), then the matcher trains.
     features = trainer._encode_bank_upper(calibrate=True)
     out = trainer.encoder(trainer.bank.images[:6], training=False)
-    np.testing.assert_allclose(np.array(features[1][:6], np.float32), out["sticker_flat"],
-                               rtol=2e-2, atol=2e-2)
-    np.testing.assert_allclose(np.array(features[0][:6], np.float32), out["sticker_regions"],
-                               rtol=2e-2, atol=2e-2)
+    np.testing.assert_allclose(
+        np.array(features[1][:6], np.float32), out["sticker_flat"], rtol=2e-2, atol=2e-2
+    )
+    np.testing.assert_allclose(
+        np.array(features[0][:6], np.float32), out["sticker_regions"], rtol=2e-2, atol=2e-2
+    )
     encoder1 = _weights(trainer.encoder)
     summary = trainer.train()
     assert summary["step"] == 4
@@ -107,8 +118,15 @@ def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec, tmp_
 def test_upper_mode_resumes_with_the_cache(demo_tfrec, tmp_path):
     from srs_tf.training.trainer import Trainer
 
-    config = _config(demo_tfrec, tmp_path / "run", sticker_encoder="upper", upper_from="mixed8",
-                     emoji_warmup_steps=2, train_steps=1, checkpoint_every=1)
+    config = _config(
+        demo_tfrec,
+        tmp_path / "run",
+        sticker_encoder="upper",
+        upper_from="mixed8",
+        emoji_warmup_steps=2,
+        train_steps=1,
+        checkpoint_every=1,
+    )
     Trainer(config, verbose=False)._run_upper_warmup(0, 1, seed=0)
     meta = os.path.join(str(tmp_path / "run"), "lower_cache", "meta.json")
     before = os.path.getmtime(meta)
@@ -122,8 +140,14 @@ def test_upper_mode_without_warmup_still_calibrates_batch_norm(demo_tfrec, tmp_p
     calibrated statistics."""
     from srs_tf.training.trainer import Trainer
 
-    config = _config(demo_tfrec, tmp_path / "run", sticker_encoder="upper", upper_from="mixed8",
-                     emoji_warmup_steps=0, train_steps=1)
+    config = _config(
+        demo_tfrec,
+        tmp_path / "run",
+        sticker_encoder="upper",
+        upper_from="mixed8",
+        emoji_warmup_steps=0,
+        train_steps=1,
+    )
     trainer = Trainer(config, verbose=False)
     bn = [v for v in trainer.encoder.non_trainable_variables if "moving_mean" in v.path][0]
     assert np.allclose(np.array(bn), 0.0)

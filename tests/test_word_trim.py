@@ -39,16 +39,26 @@ def test_matcher_scores_do_not_depend_on_the_batch_padding_width():
     from srs_tf.config import SRSConfig
     from srs_tf.model.srs import build_matcher
 
-    config = SRSConfig(vocab_size=40, emoji_vocab_size=5, emb_dim=8, hidden_dim=8,
-                       context_len=3, max_words=6, inception_weights="none")
+    config = SRSConfig(
+        vocab_size=40,
+        emoji_vocab_size=5,
+        emb_dim=8,
+        hidden_dim=8,
+        context_len=3,
+        max_words=6,
+        inception_weights="none",
+    )
     matcher = build_matcher(config)
     rng = np.random.default_rng(1)
     ids = np.zeros((2, 3, 6), "int32")
     ids[0, :2, :2] = rng.integers(2, 40, (2, 2))
     ids[1, :3, :6] = rng.integers(2, 40, (3, 6))
-    batch = {"context_ids": ids, "num_turns": np.array([2, 3], "int32"),
-             "sticker_regions": rng.random((2, 4, 36, 768)).astype("float32"),
-             "sticker_flat": rng.random((2, 4, 2048)).astype("float32")}
+    batch = {
+        "context_ids": ids,
+        "num_turns": np.array([2, 3], "int32"),
+        "sticker_regions": rng.random((2, 4, 36, 768)).astype("float32"),
+        "sticker_flat": rng.random((2, 4, 2048)).astype("float32"),
+    }
     both = matcher(batch)
     alone = matcher({k: v[:1] for k, v in batch.items()})
     np.testing.assert_allclose(alone["scores"], both["scores"][:1], rtol=1e-5, atol=1e-6)

@@ -70,9 +70,16 @@ def run_input_benchmark(config: InputBenchConfig) -> Dict:
 
     if config.batches <= 0 or config.batch_size <= 0 or config.warmup < 0:
         raise ValueError("batches and batch_size must be positive, warmup non-negative")
-    ds = pipeline.make_dataset(config.tfrec_dir, config.split, batch_size=config.batch_size,
-                               training=config.training, seed=config.seed,
-                               with_images=config.with_images, repeat=True, drop_remainder=True)
+    ds = pipeline.make_dataset(
+        config.tfrec_dir,
+        config.split,
+        batch_size=config.batch_size,
+        training=config.training,
+        seed=config.seed,
+        with_images=config.with_images,
+        repeat=True,
+        drop_remainder=True,
+    )
     it = iter(ds)
     for _ in range(config.warmup):
         next(it)
@@ -93,9 +100,17 @@ def run_input_benchmark(config: InputBenchConfig) -> Dict:
     }
 
 
-def write_synthetic_tfrec(output_dir: str, num_sets: int = 100, stickers_per_set: int = 50,
-                          num_train: int = 10_000, context_len: int = 15, max_words: int = 30,
-                          vocab_size: int = 5000, emoji_vocab_size: int = 40, seed: int = 0) -> str:
+def write_synthetic_tfrec(
+    output_dir: str,
+    num_sets: int = 100,
+    stickers_per_set: int = 50,
+    num_train: int = 10_000,
+    context_len: int = 15,
+    max_words: int = 30,
+    vocab_size: int = 5000,
+    emoji_vocab_size: int = 40,
+    seed: int = 0,
+) -> str:
     """Writes a TFREC with a random sticker bank and random train examples,
     straight in the ``make_tfrecords`` layout (no release directory needed):
     for measuring the input pipeline at bank sizes the fixtures do not reach.
@@ -111,7 +126,9 @@ def write_synthetic_tfrec(output_dir: str, num_sets: int = 100, stickers_per_set
     rng = np.random.default_rng(seed)
     os.makedirs(os.path.join(output_dir, tfr.BANK_DIR), exist_ok=True)
     index = tfr._BankIndex()
-    writer = tfr._NpyAppender(os.path.join(output_dir, tfr.BANK_DIR, tfr.BANK_IMAGES), (128, 128, 3))
+    writer = tfr._NpyAppender(
+        os.path.join(output_dir, tfr.BANK_DIR, tfr.BANK_IMAGES), (128, 128, 3)
+    )
     try:
         for s in range(num_sets):
             index.set_ids.append(str(s))
@@ -137,15 +154,29 @@ def write_synthetic_tfrec(output_dir: str, num_sets: int = 100, stickers_per_set
                 words = int(rng.integers(1, max_words + 1))
                 ctx[t, :words] = rng.integers(1, vocab_size, words)
             gt = int(rng.integers(n))
-            feats = {"context_ids": tfr._int_feature(ctx), "num_turns": tfr._int_feature([turns]),
-                     "gt": tfr._int_feature([gt]), "set_index": tfr._int_feature([index.set_index[gt]]),
-                     "line": tfr._int_feature([i + 1])}
+            feats = {
+                "context_ids": tfr._int_feature(ctx),
+                "num_turns": tfr._int_feature([turns]),
+                "gt": tfr._int_feature([gt]),
+                "set_index": tfr._int_feature([index.set_index[gt]]),
+                "line": tfr._int_feature([i + 1]),
+            }
             w.write(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
-    meta = {"format_version": tfr.FORMAT_VERSION, "context_len": context_len, "max_words": max_words,
-            "vocab_size": vocab_size, "emoji_vocab_size": emoji_vocab_size, "num_candidates": 10,
-            "image_size": 128, "seed": seed, "negatives": "random", "train_examples": num_train,
-            "counts": {"train": num_train, "bank_stickers": n, "bank_sets": num_sets},
-            "shards": {"train": [name]}, "source": "synthetic"}
+    meta = {
+        "format_version": tfr.FORMAT_VERSION,
+        "context_len": context_len,
+        "max_words": max_words,
+        "vocab_size": vocab_size,
+        "emoji_vocab_size": emoji_vocab_size,
+        "num_candidates": 10,
+        "image_size": 128,
+        "seed": seed,
+        "negatives": "random",
+        "train_examples": num_train,
+        "counts": {"train": num_train, "bank_stickers": n, "bank_sets": num_sets},
+        "shards": {"train": [name]},
+        "source": "synthetic",
+    }
     with open(os.path.join(output_dir, tfr.META_FILE), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=2)
     return output_dir

@@ -77,8 +77,12 @@ class StickerBank:
     def row_of(self, sticker_set_id: str, sticker_id: str) -> int:
         """Bank row of a sticker given its original ids (KeyError if absent)."""
         if not hasattr(self, "_rows"):
-            self._rows = {(a, b): i for i, (a, b) in
-                          enumerate(zip(self.sticker_set_id.tolist(), self.sticker_id.tolist()))}
+            self._rows = {
+                (a, b): i
+                for i, (a, b) in enumerate(
+                    zip(self.sticker_set_id.tolist(), self.sticker_id.tolist())
+                )
+            }
         return self._rows[(str(sticker_set_id), str(sticker_id))]
 
     def gather(self, rows: np.ndarray) -> np.ndarray:
@@ -103,16 +107,19 @@ def load_sticker_bank(tfrec_dir: str, mmap: bool = True) -> StickerBank:
         fields = {k: idx[k] for k in idx.files}
     bank = StickerBank(images=images, **fields)
     if bank.set_index.shape[0] != images.shape[0]:
-        raise ValueError(f"{bank_dir}: index has {bank.set_index.shape[0]} rows but images "
-                         f"{images.shape[0]}")
+        raise ValueError(
+            f"{bank_dir}: index has {bank.set_index.shape[0]} rows but images {images.shape[0]}"
+        )
     return bank
 
 
 def _shard_paths(tfrec_dir: str, meta: Dict, split: str):
     shards = meta.get("shards", {}).get(split)
     if not shards:
-        raise ValueError(f"{tfrec_dir}: split {split!r} was not written "
-                         f"(splits: {', '.join(meta.get('shards', {}))})")
+        raise ValueError(
+            f"{tfrec_dir}: split {split!r} was not written "
+            f"(splits: {', '.join(meta.get('shards', {}))})"
+        )
     paths = [os.path.join(tfrec_dir, s) for s in shards]
     for p in paths:
         if not os.path.isfile(p):
@@ -120,11 +127,21 @@ def _shard_paths(tfrec_dir: str, meta: Dict, split: str):
     return paths
 
 
-def make_dataset(tfrec_dir: str, split: str, batch_size: int = 32, training: Optional[bool] = None,
-                 seed: int = 0, negatives: Optional[str] = None, with_images: bool = True,
-                 num_candidates: Optional[int] = None, repeat: bool = False,
-                 drop_remainder: Optional[bool] = None, shuffle_buffer: int = SHUFFLE_BUFFER,
-                 bank: Optional[StickerBank] = None, meta: Optional[Dict] = None):
+def make_dataset(
+    tfrec_dir: str,
+    split: str,
+    batch_size: int = 32,
+    training: Optional[bool] = None,
+    seed: int = 0,
+    negatives: Optional[str] = None,
+    with_images: bool = True,
+    num_candidates: Optional[int] = None,
+    repeat: bool = False,
+    drop_remainder: Optional[bool] = None,
+    shuffle_buffer: int = SHUFFLE_BUFFER,
+    bank: Optional[StickerBank] = None,
+    meta: Optional[Dict] = None,
+):
     """A ``tf.data.Dataset`` of batch dicts (docs/CONTRACTS.md) for ``split``.
 
     Args:
@@ -163,11 +180,15 @@ def make_dataset(tfrec_dir: str, split: str, batch_size: int = 32, training: Opt
     bank = bank if bank is not None else load_sticker_bank(tfrec_dir)
     stored = not training
     if stored and num_c != stored_c:
-        raise ValueError(f"{split} stores {stored_c} candidates per example; num_candidates="
-                         f"{num_c} is only possible with training=True")
+        raise ValueError(
+            f"{split} stores {stored_c} candidates per example; num_candidates="
+            f"{num_c} is only possible with training=True"
+        )
     if not stored and (num_c < 2 or num_c > int(bank.set_size.min())):
-        raise ValueError(f"num_candidates={num_c} must be in 2..{int(bank.set_size.min())} "
-                         "(the smallest set in the bank)")
+        raise ValueError(
+            f"num_candidates={num_c} must be in 2..{int(bank.set_size.min())} "
+            "(the smallest set in the bank)"
+        )
 
     features = {
         "context_ids": tf.io.FixedLenFeature([T * L], tf.int64),
@@ -207,7 +228,9 @@ def make_dataset(tfrec_dir: str, split: str, batch_size: int = 32, training: Opt
         offset = gt - start  # position of the gt inside its set
         rnd = tf.cast(rnd, tf.int64)
         if negatives == "random":
-            u = tf.random.stateless_uniform([b, max_set - 1], seed=tf.stack([rnd, tf.constant(0, tf.int64)]))
+            u = tf.random.stateless_uniform(
+                [b, max_set - 1], seed=tf.stack([rnd, tf.constant(0, tf.int64)])
+            )
             valid = tf.range(max_set - 1)[None, :] < (size - 1)[:, None]
             u = tf.where(valid, u, -1.0)
             _, j = tf.math.top_k(u, k=num_c - 1, sorted=False)
@@ -215,8 +238,13 @@ def make_dataset(tfrec_dir: str, split: str, batch_size: int = 32, training: Opt
             j = tf.tile(tf.range(num_c - 1)[None, :], [b, 1])
         j = j + tf.cast(j >= offset[:, None], tf.int32)  # skip the gt
         neg_rows = start[:, None] + j
-        pos = tf.random.stateless_uniform([b], seed=tf.stack([rnd, tf.constant(1, tf.int64)]),
-                                          minval=0, maxval=num_c, dtype=tf.int32)
+        pos = tf.random.stateless_uniform(
+            [b],
+            seed=tf.stack([rnd, tf.constant(1, tf.int64)]),
+            minval=0,
+            maxval=num_c,
+            dtype=tf.int32,
+        )
         c = tf.range(num_c)[None, :]
         neg_idx = tf.clip_by_value(c - tf.cast(c > pos[:, None], tf.int32), 0, num_c - 2)
         cands = tf.where(c == pos[:, None], gt[:, None], tf.gather(neg_rows, neg_idx, batch_dims=1))
@@ -251,8 +279,12 @@ def make_dataset(tfrec_dir: str, split: str, batch_size: int = 32, training: Opt
         files = tf.data.Dataset.from_tensor_slices(paths)
         if len(paths) > 1:
             files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-            ds = files.interleave(tf.data.TFRecordDataset, cycle_length=min(len(paths), 4),
-                                  num_parallel_calls=autotune, deterministic=True)
+            ds = files.interleave(
+                tf.data.TFRecordDataset,
+                cycle_length=min(len(paths), 4),
+                num_parallel_calls=autotune,
+                deterministic=True,
+            )
         else:
             ds = tf.data.TFRecordDataset(paths)
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
@@ -261,7 +293,9 @@ def make_dataset(tfrec_dir: str, split: str, batch_size: int = 32, training: Opt
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         ds = ds.map(parse, num_parallel_calls=autotune, deterministic=True)
         rnd = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, rnd)).map(sample, num_parallel_calls=autotune, deterministic=True)
+        ds = tf.data.Dataset.zip((ds, rnd)).map(
+            sample, num_parallel_calls=autotune, deterministic=True
+        )
     else:
         ds = tf.data.TFRecordDataset(paths)
         if repeat:

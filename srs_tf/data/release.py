@@ -159,8 +159,11 @@ def parse_id(value, field: str, required: bool = True) -> Optional[str]:
     if isinstance(value, str) and _INT_RE.match(value.strip()):
         return value.strip()
     if isinstance(value, (float, decimal.Decimal)):
-        raise SkipLine(SKIP_BAD_ID, f"{field} is a floating-point number ({value}); ids must be "
-                                    "integers (a float cannot hold a 64-bit id exactly)")
+        raise SkipLine(
+            SKIP_BAD_ID,
+            f"{field} is a floating-point number ({value}); ids must be "
+            "integers (a float cannot hold a 64-bit id exactly)",
+        )
     raise SkipLine(SKIP_BAD_ID, f"{field} is not an integer id: {value!r}")
 
 
@@ -173,7 +176,9 @@ def _loads(line: str):
     return json.loads(line, parse_float=decimal.Decimal, parse_constant=_reject_constant)
 
 
-def parse_line(line: str, split: str = "train", line_no: int = 0, source: str = "") -> ReleaseExample:
+def parse_line(
+    line: str, split: str = "train", line_no: int = 0, source: str = ""
+) -> ReleaseExample:
     """Parses one JSON line of a release split; raises ``SkipLine`` for bad input."""
     if not line.strip():
         raise SkipLine(SKIP_BLANK_LINE, "blank line")
@@ -182,7 +187,9 @@ def parse_line(line: str, split: str = "train", line_no: int = 0, source: str = 
     except (ValueError, RecursionError) as e:
         raise SkipLine(SKIP_MALFORMED_JSON, f"malformed JSON: {e}") from None
     if not isinstance(obj, dict):
-        raise SkipLine(SKIP_MALFORMED_JSON, f"a line must be a JSON object, got {type(obj).__name__}")
+        raise SkipLine(
+            SKIP_MALFORMED_JSON, f"a line must be a JSON object, got {type(obj).__name__}"
+        )
     missing = [k for k in ("context", "current") if k not in obj]
     if missing:
         raise SkipLine(SKIP_MISSING_KEYS, f"missing key(s): {', '.join(missing)}")
@@ -207,12 +214,16 @@ def parse_line(line: str, split: str = "train", line_no: int = 0, source: str = 
             text = ""
         if not isinstance(text, str):
             raise SkipLine(SKIP_BAD_FIELD, f"context[{i}].text must be a string")
-        turns.append(Turn(
-            text=text,
-            id=parse_id(msg.get("id"), f"context[{i}].id", required=False),
-            from_id=parse_id(msg.get("from_id"), f"context[{i}].from_id", required=False),
-            reply_to_msg_id=parse_id(msg.get("reply_to_msg_id"), f"context[{i}].reply_to_msg_id",
-                                     required=False)))
+        turns.append(
+            Turn(
+                text=text,
+                id=parse_id(msg.get("id"), f"context[{i}].id", required=False),
+                from_id=parse_id(msg.get("from_id"), f"context[{i}].from_id", required=False),
+                reply_to_msg_id=parse_id(
+                    msg.get("reply_to_msg_id"), f"context[{i}].reply_to_msg_id", required=False
+                ),
+            )
+        )
         words = tuple(text.split())
         if words:
             utterances.append(words)
@@ -226,17 +237,26 @@ def parse_line(line: str, split: str = "train", line_no: int = 0, source: str = 
     reply_to = parse_id(current.get("reply_to_msg_id"), "current.reply_to_msg_id", required=False)
     if not utterances:
         raise SkipLine(SKIP_EMPTY_CONTEXT, "the context has no non-empty utterance")
-    return ReleaseExample(split=split, line_no=line_no, source=source, turns=tuple(turns),
-                          utterances=tuple(utterances), sticker_set_id=set_id,
-                          sticker_id=sticker_id, sticker_alt=alt, from_id=from_id,
-                          reply_to_msg_id=reply_to)
+    return ReleaseExample(
+        split=split,
+        line_no=line_no,
+        source=source,
+        turns=tuple(turns),
+        utterances=tuple(utterances),
+        sticker_set_id=set_id,
+        sticker_id=sticker_id,
+        sticker_alt=alt,
+        from_id=from_id,
+        reply_to_msg_id=reply_to,
+    )
 
 
 # ----------------------------------------------------------------------------- contexts
 
 
-def select_utterances(utterances: Sequence[Union[str, Sequence[str]]], context_len: int,
-                      max_words: int) -> List[List[str]]:
+def select_utterances(
+    utterances: Sequence[Union[str, Sequence[str]]], context_len: int, max_words: int
+) -> List[List[str]]:
     """The last ``context_len`` non-empty utterances (oldest first), each cut to
     its first ``max_words`` words. A ``str`` utterance is split on whitespace;
     whitespace-only or empty utterances are dropped before counting."""
@@ -250,8 +270,9 @@ def select_utterances(utterances: Sequence[Union[str, Sequence[str]]], context_l
     return words[-context_len:]
 
 
-def encode_context(utterances: Sequence[Union[str, Sequence[str]]], vocab: Vocab, context_len: int,
-                   max_words: int) -> Tuple[np.ndarray, int]:
+def encode_context(
+    utterances: Sequence[Union[str, Sequence[str]]], vocab: Vocab, context_len: int, max_words: int
+) -> Tuple[np.ndarray, int]:
     """Lays out a context as docs/CONTRACTS.md fixes it.
 
     Returns ``(context_ids, num_turns)``: int32 ``[context_len, max_words]``
@@ -266,7 +287,7 @@ def encode_context(utterances: Sequence[Union[str, Sequence[str]]], vocab: Vocab
     ids = np.zeros((context_len, max_words), dtype=np.int32)
     for row, words in enumerate(kept):
         enc = vocab.encode(words)
-        ids[row, :len(enc)] = enc
+        ids[row, : len(enc)] = enc
     return ids, len(kept)
 
 
@@ -308,6 +329,7 @@ class Release:
         if not os.path.isdir(self.sticker_root):
             raise DataError(f"sticker directory not found: {self.sticker_root}")
         from srs_tf.data.vocab import VocabError
+
         try:
             self.vocab = Vocab.load(os.path.join(self.data_dir, VOCAB_FILE))
             self.emoji_vocab = Vocab.load(os.path.join(self.data_dir, EMOJI_VOCAB_FILE))
@@ -367,13 +389,17 @@ class Release:
                 emoji[sid] = emo.strip()
         return StickerSetInfo(set_id=set_id, path=path, sticker_ids=tuple(ids), emoji=emoji)
 
-    def load_sticker(self, set_id: str, sticker_id: str, size: int = stickers_lib.IMAGE_SIZE) -> np.ndarray:
+    def load_sticker(
+        self, set_id: str, sticker_id: str, size: int = stickers_lib.IMAGE_SIZE
+    ) -> np.ndarray:
         """The normalised uint8 ``[size, size, 3]`` sticker (raises ``StickerError``)."""
         return stickers_lib.load_sticker(self.sticker_path(set_id, sticker_id), size=size)
 
     # -- examples
 
-    def iter_examples(self, split: str, counts: Optional[Counts] = None) -> Iterator[ReleaseExample]:
+    def iter_examples(
+        self, split: str, counts: Optional[Counts] = None
+    ) -> Iterator[ReleaseExample]:
         """Yields the parseable lines of ``split``; every line increments
         ``counts.read`` and every bad one is a counted skip. Sticker checks
         (set known, sticker in set, file readable) are left to the caller,

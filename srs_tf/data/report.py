@@ -85,14 +85,17 @@ class Report:
             reasons = ", ".join(f"{r}={n}" for r, n in sorted(c.skipped.items())) or "-"
             rows.append((name, str(c.read), str(c.written), reasons))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        body = [f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
+        body = [
+            f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows
+        ]
         lines = [body[0], "-" * max(len(b) for b in body)] + body[1:]
         for name, c in self.splits.items():
             for event, n in sorted(c.counted.items()):
                 lines.append(f"{name}: {event}={n} (kept, counted)")
         bank_skips = ", ".join(f"{r}={n}" for r, n in sorted(self.bank.skipped.items())) or "-"
-        lines.append(f"bank: stickers={self.bank_stickers} sets={self.bank_sets} "
-                     f"skipped: {bank_skips}")
+        lines.append(
+            f"bank: stickers={self.bank_stickers} sets={self.bank_sets} skipped: {bank_skips}"
+        )
         for event, n in sorted(self.bank.counted.items()):
             lines.append(f"bank: {event}={n} (kept, counted)")
         return "\n".join(lines)
@@ -101,8 +104,14 @@ class Report:
 class Progress:
     """Prints ``label: N done (R/s)`` at most every ``every_s`` seconds, and at ``close``."""
 
-    def __init__(self, label: str, total: Optional[int] = None, every_s: float = 5.0,
-                 stream: Optional[TextIO] = None, enabled: bool = True):
+    def __init__(
+        self,
+        label: str,
+        total: Optional[int] = None,
+        every_s: float = 5.0,
+        stream: Optional[TextIO] = None,
+        enabled: bool = True,
+    ):
         self.label = label
         self.total = total
         self.every_s = every_s

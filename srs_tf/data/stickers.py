@@ -45,7 +45,8 @@ def _to_unit_range(values: np.ndarray, what: str) -> np.ndarray:
     if np.issubdtype(values.dtype, np.integer):
         if values.size and (values.min() < 0 or values.max() > 255):
             raise StickerError(
-                f"{what}: integer values must lie in 0..255, got {values.min()}..{values.max()}")
+                f"{what}: integer values must lie in 0..255, got {values.min()}..{values.max()}"
+            )
         return values.astype(np.float32)
     if np.issubdtype(values.dtype, np.floating):
         values = values.astype(np.float32)
@@ -73,11 +74,13 @@ def _resize_and_pad(rgb: np.ndarray, size: int) -> np.ndarray:
     canvas = np.full((size, size, 3), WHITE, dtype=np.uint8)
     top = (size - new_h) // 2
     left = (size - new_w) // 2
-    canvas[top:top + new_h, left:left + new_w] = resized
+    canvas[top : top + new_h, left : left + new_w] = resized
     return canvas
 
 
-def normalize_sticker(array: np.ndarray, size: int = IMAGE_SIZE, what: str = "sticker") -> np.ndarray:
+def normalize_sticker(
+    array: np.ndarray, size: int = IMAGE_SIZE, what: str = "sticker"
+) -> np.ndarray:
     """Returns ``array`` as a contiguous uint8 ``[size, size, 3]`` image (module rules).
 
     Raises ``StickerError`` (reason ``bad_sticker_array``) for an array that
@@ -126,8 +129,10 @@ def load_sticker(path: str, size: int = IMAGE_SIZE) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except Exception as e:  # noqa: BLE001 - any failure to read is the same skip reason
-        raise StickerError(f"{path}: cannot read sticker array ({type(e).__name__}: {e})",
-                           reason="unreadable_sticker_file") from None
+        raise StickerError(
+            f"{path}: cannot read sticker array ({type(e).__name__}: {e})",
+            reason="unreadable_sticker_file",
+        ) from None
     if not isinstance(array, np.ndarray):
         raise StickerError(f"{path}: not a single .npy array", reason="unreadable_sticker_file")
     return normalize_sticker(array, size=size, what=path)

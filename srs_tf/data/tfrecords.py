@@ -96,7 +96,9 @@ class TFRecordsConfig:
         if int(self.num_candidates) < 2:
             raise ValueError(f"num_candidates must be at least 2, got {self.num_candidates!r}")
         if self.negatives not in NEGATIVES:
-            raise ValueError(f"negatives must be one of {', '.join(NEGATIVES)}, got {self.negatives!r}")
+            raise ValueError(
+                f"negatives must be one of {', '.join(NEGATIVES)}, got {self.negatives!r}"
+            )
         for split in self.splits:
             if split not in release_lib.SPLITS:
                 raise ValueError(f"unknown split {split!r}")
@@ -129,7 +131,8 @@ class _NpyAppender:
     def close(self) -> None:
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
-            header, {"descr": "|u1", "fortran_order": False, "shape": (self.n,) + self.item_shape})
+            header, {"descr": "|u1", "fortran_order": False, "shape": (self.n,) + self.item_shape}
+        )
         data = header.getvalue()
         if len(data) != _NPY_HEADER_BYTES:
             raise RuntimeError(f"unexpected .npy header size {len(data)}")
@@ -167,8 +170,13 @@ class _BankIndex:
         )
 
 
-def _write_bank(release: release_lib.Release, set_ids: Sequence[str], out_dir: str,
-                config: TFRecordsConfig, counts: Counts) -> _BankIndex:
+def _write_bank(
+    release: release_lib.Release,
+    set_ids: Sequence[str],
+    out_dir: str,
+    config: TFRecordsConfig,
+    counts: Counts,
+) -> _BankIndex:
     """Loads every sticker of ``set_ids`` (in order), drops bad files and small
     sets (counted), and streams the rest into ``bank/images.npy``."""
     os.makedirs(out_dir, exist_ok=True)
@@ -176,8 +184,9 @@ def _write_bank(release: release_lib.Release, set_ids: Sequence[str], out_dir: s
     index = _BankIndex()
     size = config.image_size
     writer = _NpyAppender(os.path.join(out_dir, BANK_IMAGES), (size, size, 3))
-    progress = Progress("bank: stickers", total=sum(len(sets[s]) for s in set_ids),
-                        enabled=config.progress)
+    progress = Progress(
+        "bank: stickers", total=sum(len(sets[s]) for s in set_ids), enabled=config.progress
+    )
 
     def load(args):
         set_id, sticker_id = args
@@ -235,27 +244,41 @@ def _int_feature(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in np.ravel(values)]))
 
 
-def fixed_candidates(gt_row: int, set_start: int, set_size: int, num_candidates: int,
-                     rng: np.random.Generator, negatives: str) -> Tuple[np.ndarray, int]:
+def fixed_candidates(
+    gt_row: int,
+    set_start: int,
+    set_size: int,
+    num_candidates: int,
+    rng: np.random.Generator,
+    negatives: str,
+) -> Tuple[np.ndarray, int]:
     """Candidate bank rows (gt + ``num_candidates-1`` same-set negatives, never
     the gt) and the gt position, drawn with ``rng``. ``negatives='first'`` takes
     the first other stickers of the set in bank (= mapping) order."""
-    others = np.concatenate([np.arange(set_start, gt_row), np.arange(gt_row + 1, set_start + set_size)])
+    others = np.concatenate(
+        [np.arange(set_start, gt_row), np.arange(gt_row + 1, set_start + set_size)]
+    )
     if negatives == "random":
         negs = rng.choice(others, size=num_candidates - 1, replace=False)
     else:
-        negs = others[:num_candidates - 1]
+        negs = others[: num_candidates - 1]
     pos = int(rng.integers(num_candidates))
     cands = np.insert(negs, pos, gt_row).astype(np.int64)
     return cands, pos
 
 
-def _example_proto(ex: release_lib.ReleaseExample, release: release_lib.Release,
-                   index: _BankIndex, config: TFRecordsConfig, gt: int):
+def _example_proto(
+    ex: release_lib.ReleaseExample,
+    release: release_lib.Release,
+    index: _BankIndex,
+    config: TFRecordsConfig,
+    gt: int,
+):
     import tensorflow as tf
 
     context_ids, num_turns = release_lib.encode_context(
-        ex.utterances, release.vocab, config.context_len, config.max_words)
+        ex.utterances, release.vocab, config.context_len, config.max_words
+    )
     set_pos = index.set_index[gt]
     feats = {
         "context_ids": _int_feature(context_ids),
@@ -266,7 +289,9 @@ def _example_proto(ex: release_lib.ReleaseExample, release: release_lib.Release,
     }
     if ex.split != "train":
         start, size = index.set_start[set_pos], index.set_size[set_pos]
-        rng = np.random.default_rng([int(config.seed) & 0xFFFFFFFF, SPLIT_CODES[ex.split], ex.line_no])
+        rng = np.random.default_rng(
+            [int(config.seed) & 0xFFFFFFFF, SPLIT_CODES[ex.split], ex.line_no]
+        )
         for kind in NEGATIVES:
             cands, pos = fixed_candidates(gt, start, size, config.num_candidates, rng, kind)
             feats[f"cand_{kind}"] = _int_feature(cands)
@@ -274,8 +299,14 @@ def _example_proto(ex: release_lib.ReleaseExample, release: release_lib.Release,
     return tf.train.Example(features=tf.train.Features(feature=feats))
 
 
-def _write_split(split: str, release: release_lib.Release, index: _BankIndex, out_dir: str,
-                 config: TFRecordsConfig, counts: Counts) -> List[str]:
+def _write_split(
+    split: str,
+    release: release_lib.Release,
+    index: _BankIndex,
+    out_dir: str,
+    config: TFRecordsConfig,
+    counts: Counts,
+) -> List[str]:
     import tensorflow as tf
 
     num_shards = config.num_shards if split == "train" else 1
@@ -319,7 +350,8 @@ def _check_output(path: str, overwrite: bool) -> None:
             raise OutputExistsError(f"output path exists and is not a directory: {path}")
         if os.listdir(path) and not overwrite:
             raise OutputExistsError(
-                f"output directory exists and is not empty: {path} (pass --overwrite to replace it)")
+                f"output directory exists and is not empty: {path} (pass --overwrite to replace it)"
+            )
 
 
 def make_tfrecords(config: TFRecordsConfig) -> Report:
@@ -362,10 +394,14 @@ def make_tfrecords(config: TFRecordsConfig) -> Report:
         shards = {}
         for split in config.splits:
             shards[split] = _write_split(split, release, index, tmp, config, report.split(split))
-        shutil.copyfile(os.path.join(release.data_dir, release_lib.VOCAB_FILE),
-                        os.path.join(tmp, release_lib.VOCAB_FILE))
-        shutil.copyfile(os.path.join(release.data_dir, release_lib.EMOJI_VOCAB_FILE),
-                        os.path.join(tmp, release_lib.EMOJI_VOCAB_FILE))
+        shutil.copyfile(
+            os.path.join(release.data_dir, release_lib.VOCAB_FILE),
+            os.path.join(tmp, release_lib.VOCAB_FILE),
+        )
+        shutil.copyfile(
+            os.path.join(release.data_dir, release_lib.EMOJI_VOCAB_FILE),
+            os.path.join(tmp, release_lib.EMOJI_VOCAB_FILE),
+        )
         meta = {
             "format_version": FORMAT_VERSION,
             "context_len": int(config.context_len),
@@ -377,8 +413,11 @@ def make_tfrecords(config: TFRecordsConfig) -> Report:
             "seed": int(config.seed),
             "negatives": config.negatives,
             **{f"{split}_examples": report.split(split).written for split in config.splits},
-            "counts": {**{split: report.split(split).written for split in config.splits},
-                       "bank_stickers": report.bank_stickers, "bank_sets": report.bank_sets},
+            "counts": {
+                **{split: report.split(split).written for split in config.splits},
+                "bank_stickers": report.bank_stickers,
+                "bank_sets": report.bank_sets,
+            },
             "shards": shards,
             "source": release.data_dir,
         }

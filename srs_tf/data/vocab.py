@@ -36,10 +36,12 @@ def _parse_line(line: str, path: str, line_no: int) -> Optional[Tuple[str, Optio
         except ValueError:
             raise VocabError(
                 f"{path}:{line_no}: expected '<token> <count>' or '<token>', "
-                f"but the count {fields[1]!r} is not an integer") from None
+                f"but the count {fields[1]!r} is not an integer"
+            ) from None
     raise VocabError(
         f"{path}:{line_no}: expected '<token> <count>' or '<token>', got {len(fields)} "
-        f"fields: {line.rstrip()!r}")
+        f"fields: {line.rstrip()!r}"
+    )
 
 
 class Vocab:
@@ -57,9 +59,15 @@ class Vocab:
 
     def add(self, token: str, count: Optional[int] = None) -> int:
         """Adds ``token`` if new and returns its id (existing tokens keep their id)."""
-        if not isinstance(token, str) or not token or token != token.strip() or len(token.split()) != 1:
-            raise VocabError(f"invalid vocabulary token {token!r}: must be a non-empty string "
-                             "without whitespace")
+        if (
+            not isinstance(token, str)
+            or not token
+            or token != token.strip()
+            or len(token.split()) != 1
+        ):
+            raise VocabError(
+                f"invalid vocabulary token {token!r}: must be a non-empty string without whitespace"
+            )
         if token not in self._token_to_id:
             self._token_to_id[token] = len(self._id_to_token)
             self._id_to_token.append(token)
@@ -87,7 +95,7 @@ class Vocab:
         """Writes the non-reserved entries in id order (``<token> <count>`` when a
         count is known, else ``<token>``); ``Vocab.load`` restores identical ids."""
         lines = []
-        for token in self._id_to_token[len(RESERVED_TOKENS):]:
+        for token in self._id_to_token[len(RESERVED_TOKENS) :]:
             count = self._counts.get(token)
             lines.append(f"{token} {count}\n" if count is not None else f"{token}\n")
         atomic.write_text(path, "".join(lines))

@@ -30,8 +30,7 @@ from srs_tf.evaluation import metrics
 
 # Upper edges of the RQ5 similarity buckets; bucket i is (edge[i-1], edge[i]].
 SSIM_BUCKET_EDGES = (0.2, 0.4, 0.6, 0.8, 1.0)
-SSIM_BUCKET_NAMES = ("(0.0,0.2]", "(0.2,0.4]", "(0.4,0.6]", "(0.6,0.8]",
-                     "(0.8,1.0]")
+SSIM_BUCKET_NAMES = ("(0.0,0.2]", "(0.2,0.4]", "(0.4,0.6]", "(0.6,0.8]", "(0.8,1.0]")
 
 
 def ssim_bucket(values) -> np.ndarray:
@@ -48,8 +47,7 @@ def ssim_bucket(values) -> np.ndarray:
         raise ValueError("SSIM values must not be NaN")
     # searchsorted(side="left") counts the edges strictly below the value, so
     # a value equal to an edge stays in the bucket that edge closes.
-    index = np.searchsorted(np.asarray(SSIM_BUCKET_EDGES[:-1]), values,
-                            side="left")
+    index = np.searchsorted(np.asarray(SSIM_BUCKET_EDGES[:-1]), values, side="left")
     return index.astype(np.int64)
 
 
@@ -62,11 +60,15 @@ def _to_gray(images: np.ndarray, size: int) -> np.ndarray:
     h, w = gray.shape[-2:]
     if (h, w) != (size, size):
         from skimage import transform  # pylint: disable=import-outside-toplevel
+
         lead = gray.shape[:-2]
         flat = gray.reshape((-1, h, w))
-        flat = np.stack([
-            transform.resize(im, (size, size), order=1, anti_aliasing=True,
-                             preserve_range=True) for im in flat])
+        flat = np.stack(
+            [
+                transform.resize(im, (size, size), order=1, anti_aliasing=True, preserve_range=True)
+                for im in flat
+            ]
+        )
         gray = flat.reshape(lead + (size, size))
     return gray
 
@@ -74,20 +76,25 @@ def _to_gray(images: np.ndarray, size: int) -> np.ndarray:
 def _example_ssim(gray: np.ndarray, label: int) -> float:
     """Mean SSIM of gray[label] vs every other row of gray [C, s, s]."""
     from skimage.metrics import structural_similarity  # pylint: disable=import-outside-toplevel
-    negatives = np.delete(gray, label, axis=0)        # [C-1, s, s]
+
+    negatives = np.delete(gray, label, axis=0)  # [C-1, s, s]
     truth = np.broadcast_to(gray[label], negatives.shape)
     # Channel-wise SSIM (channels = the negatives) averages the per-negative
     # SSIMs.
-    return float(structural_similarity(
-        np.moveaxis(truth, 0, -1), np.moveaxis(negatives, 0, -1),
-        data_range=255.0, channel_axis=-1))
+    return float(
+        structural_similarity(
+            np.moveaxis(truth, 0, -1),
+            np.moveaxis(negatives, 0, -1),
+            data_range=255.0,
+            channel_axis=-1,
+        )
+    )
 
 
 def _check_labels(label, n: int, c: int) -> np.ndarray:
     label = np.asarray(label).astype(np.int64).reshape(-1)
     if label.shape[0] != n:
-        raise ValueError(f"{n} examples of candidates but {label.shape[0]} "
-                         "labels")
+        raise ValueError(f"{n} examples of candidates but {label.shape[0]} labels")
     if np.any((label < 0) | (label >= c)):
         raise ValueError(f"labels must be in 0..{c - 1}")
     return label
@@ -107,18 +114,17 @@ def ssim_per_example(candidate_images, label, size: int = 128) -> np.ndarray:
     """
     images = np.asarray(candidate_images)
     if images.ndim != 5:
-        raise ValueError(
-            f"candidate_images must be [N, C, H, W, 3], got {images.shape}")
+        raise ValueError(f"candidate_images must be [N, C, H, W, 3], got {images.shape}")
     if size < 7:
         raise ValueError(f"size must be >= 7 (SSIM window), got {size}")
     n, c = images.shape[:2]
     label = _check_labels(label, n, c)
-    return np.array([_example_ssim(_to_gray(images[i], size), label[i])
-                     for i in range(n)], np.float64).reshape(n)
+    return np.array(
+        [_example_ssim(_to_gray(images[i], size), label[i]) for i in range(n)], np.float64
+    ).reshape(n)
 
 
-def ssim_per_example_from_bank(bank_images, candidate_ids, label,
-                               size: int = 128) -> np.ndarray:
+def ssim_per_example_from_bank(bank_images, candidate_ids, label, size: int = 128) -> np.ndarray:
     """:func:`ssim_per_example` with candidates given as sticker-bank rows.
 
     Avoids materialising ``[N, C, H, W, 3]``: each example's C images are
@@ -135,33 +141,35 @@ def ssim_per_example_from_bank(bank_images, candidate_ids, label,
     if bank.ndim != 4 or ids.ndim != 2:
         raise ValueError(
             f"need bank_images [K, H, W, 3] and candidate_ids [N, C], got "
-            f"{bank.shape} and {ids.shape}")
+            f"{bank.shape} and {ids.shape}"
+        )
     if ids.size and (ids.min() < 0 or ids.max() >= bank.shape[0]):
         raise ValueError(f"candidate_ids must be in 0..{bank.shape[0] - 1}")
     if size < 7:
         raise ValueError(f"size must be >= 7 (SSIM window), got {size}")
     n, c = ids.shape
     label = _check_labels(label, n, c)
-    return np.array([_example_ssim(_to_gray(bank[ids[i]], size), label[i])
-                     for i in range(n)], np.float64).reshape(n)
+    return np.array(
+        [_example_ssim(_to_gray(bank[ids[i]], size), label[i]) for i in range(n)], np.float64
+    ).reshape(n)
 
 
-def _group_metrics(per_example: Dict[str, np.ndarray], groups: np.ndarray,
-                   keys: Sequence, names: Sequence[str]) -> Dict[str, Dict]:
+def _group_metrics(
+    per_example: Dict[str, np.ndarray], groups: np.ndarray, keys: Sequence, names: Sequence[str]
+) -> Dict[str, Dict]:
     out = {}
     for key, name in zip(keys, names):
         mask = groups == key
         entry = {"count": int(mask.sum())}
         for metric, values in per_example.items():
-            entry[metric] = (float(np.mean(values[mask])) if mask.any()
-                             else None)
+            entry[metric] = float(np.mean(values[mask])) if mask.any() else None
         out[name] = entry
     return out
 
 
-def metrics_by_turns(scores, labels, num_turns,
-                     per_example: Optional[Dict[str, np.ndarray]] = None
-                     ) -> Dict[str, Dict]:
+def metrics_by_turns(
+    scores, labels, num_turns, per_example: Optional[Dict[str, np.ndarray]] = None
+) -> Dict[str, Dict]:
     """RQ3: metrics per number of context turns.
 
     Args:
@@ -184,9 +192,9 @@ def metrics_by_turns(scores, labels, num_turns,
     return _group_metrics(per_example, turns, keys, [str(k) for k in keys])
 
 
-def metrics_by_ssim(scores, labels, ssim,
-                    per_example: Optional[Dict[str, np.ndarray]] = None
-                    ) -> Dict[str, Dict]:
+def metrics_by_ssim(
+    scores, labels, ssim, per_example: Optional[Dict[str, np.ndarray]] = None
+) -> Dict[str, Dict]:
     """RQ5: metrics per SSIM bucket (all five buckets, empty ones included).
 
     Args:
@@ -205,5 +213,4 @@ def metrics_by_ssim(scores, labels, ssim,
     n = len(next(iter(per_example.values())))
     if buckets.shape[0] != n:
         raise ValueError(f"{buckets.shape[0]} SSIM values for {n} examples")
-    return _group_metrics(per_example, buckets, range(len(SSIM_BUCKET_NAMES)),
-                          SSIM_BUCKET_NAMES)
+    return _group_metrics(per_example, buckets, range(len(SSIM_BUCKET_NAMES)), SSIM_BUCKET_NAMES)

@@ -45,8 +45,9 @@ def _as_pair(compare):
     return scores, labels, (compare[2] if len(compare) > 2 else None)
 
 
-def report(scores, labels, num_turns=None, ssim=None, compare=None,
-           name: Optional[str] = None) -> Dict[str, Any]:
+def report(
+    scores, labels, num_turns=None, ssim=None, compare=None, name: Optional[str] = None
+) -> Dict[str, Any]:
     """Metrics, optional paired t-tests and RQ3/RQ5 breakdowns of one system.
 
     Args:
@@ -75,31 +76,34 @@ def report(scores, labels, num_turns=None, ssim=None, compare=None,
     out["name"] = name or "system"
     if compare is not None:
         other_scores, other_labels, other_name = _as_pair(compare)
-        other_scores, other_labels = metrics.validate(other_scores,
-                                                      other_labels)
+        other_scores, other_labels = metrics.validate(other_scores, other_labels)
         if other_scores.shape != scores.shape:
             raise ValueError(
                 f"cannot compare: {scores.shape[0]} examples x "
                 f"{scores.shape[1]} candidates vs {other_scores.shape[0]} x "
-                f"{other_scores.shape[1]}")
+                f"{other_scores.shape[1]}"
+            )
         differ = np.flatnonzero(np.any(other_labels != labels, axis=1))
         if differ.size:
             raise ValueError(
                 "cannot compare: the two systems do not score the same "
                 f"examples (ground truth at another position in example "
-                f"{int(differ[0])})")
-        other_per_example = metrics.per_example_metrics(other_scores,
-                                                        other_labels)
+                f"{int(differ[0])})"
+            )
+        other_per_example = metrics.per_example_metrics(other_scores, other_labels)
         out["t_test"] = significance.compare_per_example(
-            per_example, other_per_example, metrics.METRIC_NAMES)
-        out["compare"] = {"name": other_name or "compare",
-                          **metrics.mean_metrics(other_per_example)}
+            per_example, other_per_example, metrics.METRIC_NAMES
+        )
+        out["compare"] = {
+            "name": other_name or "compare",
+            **metrics.mean_metrics(other_per_example),
+        }
     if num_turns is not None:
         out["by_turns"] = analysis.metrics_by_turns(
-            scores, labels, num_turns, per_example=per_example)
+            scores, labels, num_turns, per_example=per_example
+        )
     if ssim is not None:
-        out["by_ssim"] = analysis.metrics_by_ssim(
-            scores, labels, ssim, per_example=per_example)
+        out["by_ssim"] = analysis.metrics_by_ssim(scores, labels, ssim, per_example=per_example)
     return out
 
 
@@ -128,8 +132,7 @@ def _jsonable(obj):
 
 def to_json(obj, indent: Optional[int] = None) -> str:
     """Strict JSON (non-finite floats as null, numpy scalars as Python)."""
-    return json.dumps(_jsonable(obj), indent=indent, ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def write_json(path: str, obj) -> None:
@@ -144,8 +147,7 @@ def _fmt(value) -> str:
 
 
 def _table(header, rows) -> str:
-    widths = [max(len(str(r[i])) for r in [header] + rows)
-              for i in range(len(header))]
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = []
     for r in [header] + rows:
         cells = [str(r[0]).ljust(widths[0])]
@@ -168,32 +170,45 @@ def format_report(rep: Dict[str, Any]) -> str:
         row.append(_fmt(rep[m]) + mark)
     rows = [row]
     if "compare" in rep:
-        rows.append([rep["compare"]["name"]]
-                    + [_fmt(rep["compare"][m]) + " " for m in names])
-        rows.append(["paired t-test p"]
-                    + [(f"{tests[m]['p']:.2g}" if tests[m]["p"] is not None
-                        and not math.isnan(tests[m]["p"]) else "-") + " "
-                       for m in names])
+        rows.append([rep["compare"]["name"]] + [_fmt(rep["compare"][m]) + " " for m in names])
+        rows.append(
+            ["paired t-test p"]
+            + [
+                (
+                    f"{tests[m]['p']:.2g}"
+                    if tests[m]["p"] is not None and not math.isnan(tests[m]["p"])
+                    else "-"
+                )
+                + " "
+                for m in names
+            ]
+        )
     blocks.append(_table(["system"] + names, rows))
     if tests:
-        blocks.append(f"▲/▼: {rep['name']} significantly better/worse than "
-                      f"{rep['compare']['name']} (two-tailed paired t-test, "
-                      f"p < {significance.ALPHA})")
+        blocks.append(
+            f"▲/▼: {rep['name']} significantly better/worse than "
+            f"{rep['compare']['name']} (two-tailed paired t-test, "
+            f"p < {significance.ALPHA})"
+        )
     for key, title, first in (
-            ("by_turns", "By number of context turns (RQ3)", "turns"),
-            ("by_ssim", "By mean SSIM of ground truth vs negatives (RQ5)",
-             "SSIM")):
+        ("by_turns", "By number of context turns (RQ3)", "turns"),
+        ("by_ssim", "By mean SSIM of ground truth vs negatives (RQ5)", "SSIM"),
+    ):
         if key not in rep:
             continue
-        rows = [[group, entry["count"]] + [_fmt(entry[m]) for m in names]
-                for group, entry in rep[key].items()]
+        rows = [
+            [group, entry["count"]] + [_fmt(entry[m]) for m in names]
+            for group, entry in rep[key].items()
+        ]
         blocks.append(title + "\n" + _table([first, "count"] + names, rows))
     return "\n\n".join(blocks)
 
 
-def evaluate_files(scores_path: str, compare_to: Optional[str] = None,
-                   list_size: int = scores_file.DEFAULT_LIST_SIZE
-                   ) -> Dict[str, Any]:
+def evaluate_files(
+    scores_path: str,
+    compare_to: Optional[str] = None,
+    list_size: int = scores_file.DEFAULT_LIST_SIZE,
+) -> Dict[str, Any]:
     """File mode: the report of one scores file, optionally vs another.
 
     Raises:
@@ -203,17 +218,21 @@ def evaluate_files(scores_path: str, compare_to: Optional[str] = None,
     scores, labels = scores_file.read_scores_file(scores_path, list_size)
     compare = None
     if compare_to:
-        other_scores, other_labels = scores_file.read_scores_file(
-            compare_to, list_size)
+        other_scores, other_labels = scores_file.read_scores_file(compare_to, list_size)
         compare = (other_scores, other_labels, os.path.basename(compare_to))
-    return report(scores, labels, compare=compare,
-                  name=os.path.basename(scores_path))
+    return report(scores, labels, compare=compare, name=os.path.basename(scores_path))
 
 
-def evaluate_model(data_dir: str, model_dir: str, split: str = "test",
-                   batch_size: int = 32, scores_out: Optional[str] = None,
-                   compare_to: Optional[str] = None, compute_ssim: bool = True,
-                   output: Optional[str] = None) -> Dict[str, Any]:
+def evaluate_model(
+    data_dir: str,
+    model_dir: str,
+    split: str = "test",
+    batch_size: int = 32,
+    scores_out: Optional[str] = None,
+    compare_to: Optional[str] = None,
+    compute_ssim: bool = True,
+    output: Optional[str] = None,
+) -> Dict[str, Any]:
     """Model mode: scores a split, reports, writes ``RUN/eval_<split>.json``.
 
     Calls ``srs_tf.training.evaluation.score_split(data_dir, model_dir, split,
@@ -234,24 +253,33 @@ def evaluate_model(data_dir: str, model_dir: str, split: str = "test",
         output: JSON path overriding ``model_dir/eval_<split>.json``.
     """
     from srs_tf.training import evaluation  # pylint: disable=import-outside-toplevel
+
     scored = evaluation.score_split(data_dir, model_dir, split, batch_size)
     scores = np.asarray(scored["scores"])
     labels = np.asarray(scored["labels"])
     ssim = None
     if compute_ssim and scored.get("candidate_images") is not None:
         ssim = analysis.ssim_per_example(scored["candidate_images"], labels)
-    elif (compute_ssim and scored.get("bank_images") is not None
-          and scored.get("candidate_ids") is not None):
+    elif (
+        compute_ssim
+        and scored.get("bank_images") is not None
+        and scored.get("candidate_ids") is not None
+    ):
         ssim = analysis.ssim_per_example_from_bank(
-            scored["bank_images"], scored["candidate_ids"], labels)
+            scored["bank_images"], scored["candidate_ids"], labels
+        )
     compare = None
     if compare_to:
-        other_scores, other_labels = scores_file.read_scores_file(
-            compare_to, scores.shape[1])
+        other_scores, other_labels = scores_file.read_scores_file(compare_to, scores.shape[1])
         compare = (other_scores, other_labels, os.path.basename(compare_to))
-    rep = report(scores, labels, num_turns=scored.get("num_turns"), ssim=ssim,
-                 compare=compare,
-                 name=f"{os.path.basename(os.path.normpath(model_dir))}/{split}")
+    rep = report(
+        scores,
+        labels,
+        num_turns=scored.get("num_turns"),
+        ssim=ssim,
+        compare=compare,
+        name=f"{os.path.basename(os.path.normpath(model_dir))}/{split}",
+    )
     rep["split"] = split
     rep["model_dir"] = model_dir
     if scored.get("step") is not None:

@@ -61,15 +61,14 @@ def as_one_hot(labels, list_size: int) -> np.ndarray:
         if pos.size and (pos.min() < 0 or pos.max() >= list_size):
             bad = int(np.flatnonzero((pos < 0) | (pos >= list_size))[0])
             raise ValueError(
-                    f"example {bad}: label position {int(pos[bad])} is outside "
-                    f"0..{list_size - 1}")
+                f"example {bad}: label position {int(pos[bad])} is outside 0..{list_size - 1}"
+            )
         one_hot = np.zeros((pos.shape[0], list_size), np.int64)
         one_hot[np.arange(pos.shape[0]), pos] = 1
         return one_hot
     if labels.ndim == 2:
         if labels.shape[1] != list_size:
-            raise ValueError(
-                    f"labels have {labels.shape[1]} columns, expected {list_size}")
+            raise ValueError(f"labels have {labels.shape[1]} columns, expected {list_size}")
         return labels.astype(np.int64)
     raise ValueError(f"labels must be [N] or [N, C], got shape {labels.shape}")
 
@@ -87,8 +86,7 @@ def validate(scores, labels):
     n, c = scores.shape
     labels = as_one_hot(labels, c)
     if labels.shape[0] != n:
-        raise ValueError(
-                f"scores have {n} examples but labels have {labels.shape[0]}")
+        raise ValueError(f"scores have {n} examples but labels have {labels.shape[0]}")
     if c < 2:
         raise ValueError(f"need at least 2 candidates per example, got {c}")
     if not np.all((labels == 0) | (labels == 1)):
@@ -98,8 +96,8 @@ def validate(scores, labels):
     if np.any(positives != 1):
         bad = int(np.flatnonzero(positives != 1)[0])
         raise ValueError(
-                f"example {bad}: {int(positives[bad])} labels are 1, expected exactly "
-                "one ground truth")
+            f"example {bad}: {int(positives[bad])} labels are 1, expected exactly one ground truth"
+        )
     if not np.all(np.isfinite(scores)):
         bad = int(np.flatnonzero(~np.all(np.isfinite(scores), axis=1))[0])
         raise ValueError(f"example {bad}: scores must be finite, got {scores[bad]}")
@@ -171,21 +169,21 @@ def per_example_metrics(scores, labels) -> Dict[str, np.ndarray]:
     scores, labels = validate(scores, labels)
     rank = ground_truth_rank(scores, labels).astype(np.float64)
     return {
-            "MAP": 1.0 / rank,
-            "MRR": 1.0 / rank,
-            "R10@1": (rank <= 1).astype(np.float64),
-            "R10@2": (rank <= 2).astype(np.float64),
-            "R10@5": (rank <= 5).astype(np.float64),
-            "R2@1": r2_at_1(scores, labels),
-            "P@1": (rank == 1).astype(np.float64),
+        "MAP": 1.0 / rank,
+        "MRR": 1.0 / rank,
+        "R10@1": (rank <= 1).astype(np.float64),
+        "R10@2": (rank <= 2).astype(np.float64),
+        "R10@5": (rank <= 5).astype(np.float64),
+        "R2@1": r2_at_1(scores, labels),
+        "P@1": (rank == 1).astype(np.float64),
     }
 
 
 def mean_metrics(per_example: Dict[str, np.ndarray]) -> Dict[str, float]:
     """Means over examples of a ``per_example_metrics`` dict (NaN if empty)."""
     return {
-            name: float(np.mean(values)) if len(values) else float("nan")
-            for name, values in per_example.items()
+        name: float(np.mean(values)) if len(values) else float("nan")
+        for name, values in per_example.items()
     }
 
 

@@ -20,8 +20,7 @@ PAPER = {
     "SRS w/o FR": {"MAP": 0.677, "R10@1": 0.551, "R10@2": 0.663, "R10@5": 0.863},
 }
 # Expected values of a random ranking of 10 candidates with one positive.
-CHANCE = {"MAP": sum(1.0 / r for r in range(1, 11)) / 10, "R10@1": 0.1, "R10@2": 0.2,
-          "R10@5": 0.5}
+CHANCE = {"MAP": sum(1.0 / r for r in range(1, 11)) / 10, "R10@1": 0.1, "R10@2": 0.2, "R10@5": 0.5}
 COLUMNS = ("MAP", "R10@1", "R10@2", "R10@5")
 
 
@@ -36,18 +35,25 @@ def demo_references(stats_path: str) -> str:
     """The demo's R10@1 reference points from its stats.json (one line)."""
     with open(stats_path) as f:
         calibration = json.load(f).get("calibration", {})
-    parts = [f"{label} R10@1 {calibration[key]:.3f}" for key, label in (
-        ("cue_oracle_r10_at_1", "cue oracle (docs/DEMO_DATA.md)"),
-        ("text_blind_group_prior_r10_at_1", "text-blind group prior"),
-        ("chance_r10_at_1", "chance")) if key in calibration]
+    parts = [
+        f"{label} R10@1 {calibration[key]:.3f}"
+        for key, label in (
+            ("cue_oracle_r10_at_1", "cue oracle (docs/DEMO_DATA.md)"),
+            ("text_blind_group_prior_r10_at_1", "text-blind group prior"),
+            ("chance_r10_at_1", "chance"),
+        )
+        if key in calibration
+    ]
     return "demo references on this test split: " + "; ".join(parts)
 
 
 def main(args) -> int:
     stats = [a.split("=", 1)[1] for a in args if a.startswith("--stats=")]
     paths = [a for a in args if not a.startswith("--stats=")]
-    rows = [("paper, StickerChat: SRS (Table 3)", PAPER["SRS"]),
-            ("random ranking (expected)", CHANCE)]
+    rows = [
+        ("paper, StickerChat: SRS (Table 3)", PAPER["SRS"]),
+        ("random ranking (expected)", CHANCE),
+    ]
     for path in paths:
         with open(path) as f:
             report = json.load(f)

@@ -49,8 +49,9 @@ def _parse_label(text: str):
     return None
 
 
-def read_scores_file(path: str, list_size: int = DEFAULT_LIST_SIZE
-                     ) -> Tuple[np.ndarray, np.ndarray]:
+def read_scores_file(
+    path: str, list_size: int = DEFAULT_LIST_SIZE
+) -> Tuple[np.ndarray, np.ndarray]:
     """Reads and validates a scores file.
 
     Args:
@@ -79,19 +80,16 @@ def read_scores_file(path: str, list_size: int = DEFAULT_LIST_SIZE
         if not fields:
             raise ScoresFileError(f"{where}: empty line inside the data")
         if len(fields) != 2:
-            raise ScoresFileError(
-                f"{where}: expected 'score<TAB>label', got {line!r}")
+            raise ScoresFileError(f"{where}: expected 'score<TAB>label', got {line!r}")
         try:
             score = float(fields[0])
         except ValueError:
-            raise ScoresFileError(
-                f"{where}: score {fields[0]!r} is not a number") from None
+            raise ScoresFileError(f"{where}: score {fields[0]!r} is not a number") from None
         if not math.isfinite(score):
             raise ScoresFileError(f"{where}: score {fields[0]!r} is not finite")
         label = _parse_label(fields[1])
         if label is None:
-            raise ScoresFileError(
-                f"{where}: label {fields[1]!r} is not 0 or 1")
+            raise ScoresFileError(f"{where}: label {fields[1]!r} is not 0 or 1")
         scores[i] = score
         labels[i] = label
     if not lines:
@@ -100,7 +98,8 @@ def read_scores_file(path: str, list_size: int = DEFAULT_LIST_SIZE
         raise ScoresFileError(
             f"{path}:{len(lines)}: {len(lines)} candidate lines is not a "
             f"multiple of the list size {list_size} (the last example has "
-            f"{len(lines) % list_size} lines)")
+            f"{len(lines) % list_size} lines)"
+        )
     scores = scores.reshape(-1, list_size)
     labels = labels.reshape(-1, list_size)
     positives = labels.sum(axis=1)
@@ -110,7 +109,8 @@ def read_scores_file(path: str, list_size: int = DEFAULT_LIST_SIZE
         first, last = e * list_size + 1, (e + 1) * list_size
         raise ScoresFileError(
             f"{path}:{first}-{last}: example {e} has {int(positives[e])} "
-            "lines with label 1, expected exactly one")
+            "lines with label 1, expected exactly one"
+        )
     return scores, labels
 
 
@@ -127,6 +127,6 @@ def write_scores_file(path: str, scores, labels) -> None:
     """
     scores, labels = metrics.validate(scores, labels)
     text = "".join(
-        f"{float(s)!r}\t{int(l)}\n"
-        for s, l in zip(scores.reshape(-1), labels.reshape(-1)))
+        f"{float(s)!r}\t{int(l)}\n" for s, l in zip(scores.reshape(-1), labels.reshape(-1))
+    )
     atomic.write_text(path, text)

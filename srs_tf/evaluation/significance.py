@@ -72,15 +72,15 @@ def _betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1.0:
         return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _betacf(a, b, x) / a
     return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
 
 
-def student_t_two_tailed_p(t: float, df: float, use_scipy: bool = True
-                           ) -> float:
+def student_t_two_tailed_p(t: float, df: float, use_scipy: bool = True) -> float:
     """Two-tailed p-value ``2 * P(T_df >= |t|)`` of Student's t.
 
     Args:
@@ -119,8 +119,7 @@ def paired_t_test(a, b, use_scipy: bool = True) -> Tuple[float, float]:
     a = np.asarray(a, dtype=np.float64).reshape(-1)
     b = np.asarray(b, dtype=np.float64).reshape(-1)
     if a.shape != b.shape:
-        raise ValueError(
-            f"paired t-test needs the same examples: {a.size} vs {b.size} values")
+        raise ValueError(f"paired t-test needs the same examples: {a.size} vs {b.size} values")
     d = a - b
     n = d.size
     if n == 0 or np.all(d == 0.0):
@@ -135,10 +134,11 @@ def paired_t_test(a, b, use_scipy: bool = True) -> Tuple[float, float]:
     return t, student_t_two_tailed_p(t, n - 1, use_scipy=use_scipy)
 
 
-def compare_per_example(per_example_a: Dict[str, np.ndarray],
-                        per_example_b: Dict[str, np.ndarray],
-                        names: Optional[Iterable[str]] = None
-                        ) -> Dict[str, Dict[str, float]]:
+def compare_per_example(
+    per_example_a: Dict[str, np.ndarray],
+    per_example_b: Dict[str, np.ndarray],
+    names: Optional[Iterable[str]] = None,
+) -> Dict[str, Dict[str, float]]:
     """Paired t-test per metric: ``{name: {"t": t, "p": p}}``.
 
     Args:

@@ -13,14 +13,35 @@ from srs_tf.model.deep_interaction import DeepInteraction
 from srs_tf.model.feature_normalization import StickerFeatureNormalization
 from srs_tf.model.fusion import FusionNetwork, TurnMask
 from srs_tf.model.losses import emoji_loss, hinge_loss
-from srs_tf.model.srs import (MergeCandidates, SplitCandidates, build_matcher, build_srs,
-                              build_sticker_encoder, uses_emoji_loss)
+from srs_tf.model.srs import (
+    MergeCandidates,
+    SplitCandidates,
+    build_matcher,
+    build_srs,
+    build_sticker_encoder,
+    uses_emoji_loss,
+)
 from srs_tf.model.sticker_encoder import StickerEncoder, num_regions, region_grid_size
 from srs_tf.model.utterance_encoder import UtteranceEncoder
 
 __all__ = [
-    "AttentiveModule", "DeepInteraction", "FusionNetwork", "MergeCandidates",
-    "SplitCandidates", "StickerEncoder", "StickerFeatureNormalization", "TurnMask", "UtteranceEncoder",
-    "build_matcher", "build_srs", "build_sticker_encoder", "emoji_loss", "hinge_loss",
-    "masked_max", "masked_softmax", "num_regions", "region_grid_size", "uses_emoji_loss",
+    "AttentiveModule",
+    "DeepInteraction",
+    "FusionNetwork",
+    "MergeCandidates",
+    "SplitCandidates",
+    "StickerEncoder",
+    "StickerFeatureNormalization",
+    "TurnMask",
+    "UtteranceEncoder",
+    "build_matcher",
+    "build_srs",
+    "build_sticker_encoder",
+    "emoji_loss",
+    "hinge_loss",
+    "masked_max",
+    "masked_softmax",
+    "num_regions",
+    "region_grid_size",
+    "uses_emoji_loss",
 ]

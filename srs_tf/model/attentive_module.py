@@ -101,15 +101,23 @@ class AttentiveModule(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.dropout = float(dropout)
-        self.query_dense = keras.layers.Dense(self.hidden_dim, dtype=self.dtype_policy, name="query")
+        self.query_dense = keras.layers.Dense(
+            self.hidden_dim, dtype=self.dtype_policy, name="query"
+        )
         self.key_dense = keras.layers.Dense(self.hidden_dim, dtype=self.dtype_policy, name="key")
         self.value_dense = None  # width depends on the input; made in build()
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
-        self.ffn_inner = keras.layers.Dense(self.hidden_dim, activation="relu",
-                                            dtype=self.dtype_policy, name="ffn_inner")
-        self.ffn_outer = keras.layers.Dense(self.hidden_dim, dtype=self.dtype_policy, name="ffn_outer")
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=self.dtype_policy,
-                                                          name="layer_norm")
+        self.dropout_layer = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="dropout"
+        )
+        self.ffn_inner = keras.layers.Dense(
+            self.hidden_dim, activation="relu", dtype=self.dtype_policy, name="ffn_inner"
+        )
+        self.ffn_outer = keras.layers.Dense(
+            self.hidden_dim, dtype=self.dtype_policy, name="ffn_outer"
+        )
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=self.dtype_policy, name="layer_norm"
+        )
 
     def build(self, inputs_shape, padding_mask_shape=None):
         input_dim = int(inputs_shape[-1])

@@ -69,11 +69,13 @@ class DeepInteraction(keras.layers.Layer):
         self.use_interaction = bool(use_interaction)
         policy = self.dtype_policy
         self.region_projection = None  # regions are not used by no_din
-        self.flat_projection = keras.layers.Dense(self.hidden_dim, use_bias=False, dtype=policy,
-                                                  name="flat_projection")
+        self.flat_projection = keras.layers.Dense(
+            self.hidden_dim, use_bias=False, dtype=policy, name="flat_projection"
+        )
         if self.use_interaction:
-            self.region_projection = keras.layers.Dense(self.hidden_dim, use_bias=False,
-                                                        dtype=policy, name="region_projection")
+            self.region_projection = keras.layers.Dense(
+                self.hidden_dim, use_bias=False, dtype=policy, name="region_projection"
+            )
             self.integrate = keras.layers.Dense(self.hidden_dim, dtype=policy, name="integrate_q1")
         self.output_dense = keras.layers.Dense(self.hidden_dim, dtype=policy, name="output_q2")
 
@@ -84,7 +86,8 @@ class DeepInteraction(keras.layers.Layer):
             self.region_projection.build(sticker_regions_shape)
             # w of eq. 7 as one [3H, 1] kernel (the w of w^T[x; y; x*y]).
             self.relation_kernel = self.add_weight(
-                name="relation_kernel", shape=(3 * hidden, 1), initializer="glorot_uniform")
+                name="relation_kernel", shape=(3 * hidden, 1), initializer="glorot_uniform"
+            )
             self.integrate.build((None, 4 * hidden))
         self.output_dense.build((None, 2 * hidden))
         self.built = True
@@ -105,27 +108,32 @@ class DeepInteraction(keras.layers.Layer):
             mean_h = ops.einsum("btj,btjd->btd", ops.cast(weights, h.dtype), h)  # [B, T, H]
             mean_h = ops.broadcast_to(ops.expand_dims(mean_h, 1), ops.shape(x))
             q2 = self.output_dense(ops.concatenate([x, mean_h], axis=-1))
-            word_attention = ops.broadcast_to(ops.expand_dims(weights, 1),
-                                              ops.shape(q2)[:3] + (ops.shape(weights)[-1],))
+            word_attention = ops.broadcast_to(
+                ops.expand_dims(weights, 1), ops.shape(q2)[:3] + (ops.shape(weights)[-1],)
+            )
             uniform = ops.cast(has_words, "float32") / ops.cast(num_regions, "float32")
             sticker_attention = ops.broadcast_to(
-                ops.expand_dims(ops.expand_dims(uniform, 1), -1),
-                ops.shape(q2)[:3] + (num_regions,))
+                ops.expand_dims(ops.expand_dims(uniform, 1), -1), ops.shape(q2)[:3] + (num_regions,)
+            )
             return q2, sticker_attention, word_attention
 
         regions = self.region_projection(sticker_regions)  # [B, C, R, H]
         kernel = ops.cast(self.relation_kernel[:, 0], regions.dtype)
         hidden = self.hidden_dim
-        w_region, w_word, w_product = (kernel[:hidden], kernel[hidden:2 * hidden],
-                                       kernel[2 * hidden:])
+        w_region, w_word, w_product = (
+            kernel[:hidden],
+            kernel[hidden : 2 * hidden],
+            kernel[2 * hidden :],
+        )
         # eq. 7: M[b, c, k, t, j] = w1.O_k + w2.h_j + (w3 * O_k).h_j. The layout
         # [B, C, R, T, L] is the natural output of one batched matmul
         # ([B, C*R, H] x [B, H, T*L]), so the 5-D tensor is never transposed.
         region_term = ops.einsum("bckd,d->bck", regions, w_region)
         word_term = ops.einsum("btjd,d->btj", h, w_word)
         relation = ops.einsum("bckd,btjd->bcktj", regions * w_product, h)
-        relation = (relation + region_term[:, :, :, None, None]
-                    + word_term[:, None, None, :, :])  # [B, C, R, T, L]
+        relation = (
+            relation + region_term[:, :, :, None, None] + word_term[:, None, None, :, :]
+        )  # [B, C, R, T, L]
 
         # eq. 8: utterance-wise attention, max over regions, softmax over real words.
         word_scores = ops.max(ops.cast(relation, "float32"), axis=2)  # [B, C, T, L]
@@ -137,20 +145,25 @@ class DeepInteraction(keras.layers.Layer):
         sticker_attention = masked_softmax(region_scores, turn_real, axis=-1)
 
         sticker_aware = ops.einsum("bctj,btjd->bctd", ops.cast(word_attention, h.dtype), h)  # l
-        utterance_aware = ops.einsum("bctk,bckd->bctd",
-                                     ops.cast(sticker_attention, regions.dtype), regions)  # r
-        q1 = self.integrate(ops.concatenate(
-            [x, utterance_aware, x * utterance_aware, x + utterance_aware], axis=-1))  # eq. 10
+        utterance_aware = ops.einsum(
+            "bctk,bckd->bctd", ops.cast(sticker_attention, regions.dtype), regions
+        )  # r
+        q1 = self.integrate(
+            ops.concatenate([x, utterance_aware, x * utterance_aware, x + utterance_aware], axis=-1)
+        )  # eq. 10
         q2 = self.output_dense(ops.concatenate([q1, sticker_aware], axis=-1))  # eq. 11
         return q2, sticker_attention, word_attention
 
-    def compute_output_shape(self, utterances_shape, word_mask_shape, sticker_regions_shape,
-                             sticker_flat_shape):
+    def compute_output_shape(
+        self, utterances_shape, word_mask_shape, sticker_regions_shape, sticker_flat_shape
+    ):
         batch, num_turns, num_words = utterances_shape[0], utterances_shape[1], utterances_shape[2]
         candidates, regions = sticker_regions_shape[1], sticker_regions_shape[2]
-        return ((batch, candidates, num_turns, self.hidden_dim),
-                (batch, candidates, num_turns, regions),
-                (batch, candidates, num_turns, num_words))
+        return (
+            (batch, candidates, num_turns, self.hidden_dim),
+            (batch, candidates, num_turns, regions),
+            (batch, candidates, num_turns, num_words),
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -29,10 +29,12 @@ class StickerFeatureNormalization(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        self.mean = self.add_weight(name="mean", shape=(channels,), initializer="zeros",
-                                    trainable=False)
-        self.inv_std = self.add_weight(name="inv_std", shape=(channels,), initializer="ones",
-                                       trainable=False)
+        self.mean = self.add_weight(
+            name="mean", shape=(channels,), initializer="zeros", trainable=False
+        )
+        self.inv_std = self.add_weight(
+            name="inv_std", shape=(channels,), initializer="ones", trainable=False
+        )
         self.built = True
 
     def call(self, inputs):

@@ -80,8 +80,9 @@ class FusionNetwork(keras.layers.Layer):
     (2, 10)
     """
 
-    def __init__(self, hidden_dim: int, dropout: float = 0.0, use_fusion_rnn: bool = True,
-                 **kwargs):
+    def __init__(
+        self, hidden_dim: int, dropout: float = 0.0, use_fusion_rnn: bool = True, **kwargs
+    ):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.dropout = float(dropout)
@@ -90,16 +91,21 @@ class FusionNetwork(keras.layers.Layer):
         if self.use_fusion_rnn:
             # unroll: the turn count is static and small; an unrolled GRU
             # runs faster on CPUs than a while loop (same values).
-            self.fusion_rnn = keras.layers.GRU(self.hidden_dim, return_sequences=True,
-                                               unroll=True, dtype=policy, name="fusion_rnn")
-            self.submulti = keras.layers.Dense(self.hidden_dim, activation="relu", dtype=policy,
-                                               name="submulti")
-        self.fusion_transformer = AttentiveModule(self.hidden_dim, dropout=self.dropout,
-                                                  dtype=policy, name="fusion_transformer")
-        self.prediction_rnn = keras.layers.GRU(self.hidden_dim, unroll=True, dtype=policy,
-                                               name="prediction_rnn")
-        self.score_dense = keras.layers.Dense(1, activation="sigmoid", dtype="float32",
-                                              name="score")
+            self.fusion_rnn = keras.layers.GRU(
+                self.hidden_dim, return_sequences=True, unroll=True, dtype=policy, name="fusion_rnn"
+            )
+            self.submulti = keras.layers.Dense(
+                self.hidden_dim, activation="relu", dtype=policy, name="submulti"
+            )
+        self.fusion_transformer = AttentiveModule(
+            self.hidden_dim, dropout=self.dropout, dtype=policy, name="fusion_transformer"
+        )
+        self.prediction_rnn = keras.layers.GRU(
+            self.hidden_dim, unroll=True, dtype=policy, name="prediction_rnn"
+        )
+        self.score_dense = keras.layers.Dense(
+            1, activation="sigmoid", dtype="float32", name="score"
+        )
 
     def build(self, interactions_shape, turn_mask_shape):
         turns, width = interactions_shape[2], interactions_shape[3]
@@ -129,8 +135,9 @@ class FusionNetwork(keras.layers.Layer):
             recurrent = self.fusion_rnn(sequences, mask=mask, training=training)  # g
             recurrent = ops.cast(recurrent, transformed.dtype)
             difference = transformed - recurrent
-            fused = self.submulti(ops.concatenate(
-                [difference * difference, transformed * recurrent], axis=-1))  # eq. 14
+            fused = self.submulti(
+                ops.concatenate([difference * difference, transformed * recurrent], axis=-1)
+            )  # eq. 14
         else:
             fused = transformed
         final_state = self.prediction_rnn(fused, mask=mask, training=training)  # eq. 15
@@ -142,6 +149,7 @@ class FusionNetwork(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_dim=self.hidden_dim, dropout=self.dropout,
-                      use_fusion_rnn=self.use_fusion_rnn)
+        config.update(
+            hidden_dim=self.hidden_dim, dropout=self.dropout, use_fusion_rnn=self.use_fusion_rnn
+        )
         return config

@@ -31,8 +31,9 @@ from typing import Iterator, Optional
 # file, its origin and the md5 Keras checks it against
 # (tests/test_imagenet_default.py checks these against the installed Keras).
 KERAS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-KERAS_ORIGIN = ("https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
-                + KERAS_FILE)
+KERAS_ORIGIN = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + KERAS_FILE
+)
 KERAS_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"
 CACHE_SUBDIR = "models"
 DEFAULT_TIMEOUT_S = 20.0
@@ -86,13 +87,15 @@ def _socket_timeout(seconds: Optional[float]) -> Iterator[None]:
 
 def unavailable_message(path: str, problem: str, reason: str) -> str:
     """The one error message: what is missing, why, and the ways on."""
-    return (f"--inception_weights=imagenet needs Keras' ImageNet weights for InceptionV3, "
-            f"which cannot be had here: {path} {problem}, and Keras could not download it "
-            f"({reason}).\n"
-            "Ways on: --inception_weights=none (random init: Table 2's no_pretrain network), "
-            "or --inception_weights=PATH to a local file: a Keras .h5 (such as a copy of "
-            f"{KERAS_FILE}), a TF-Slim inception_v3.ckpt or the StickerChat release checkpoint "
-            "(docs/INCEPTION_WEIGHTS.md).")
+    return (
+        f"--inception_weights=imagenet needs Keras' ImageNet weights for InceptionV3, "
+        f"which cannot be had here: {path} {problem}, and Keras could not download it "
+        f"({reason}).\n"
+        "Ways on: --inception_weights=none (random init: Table 2's no_pretrain network), "
+        "or --inception_weights=PATH to a local file: a Keras .h5 (such as a copy of "
+        f"{KERAS_FILE}), a TF-Slim inception_v3.ckpt or the StickerChat release checkpoint "
+        "(docs/INCEPTION_WEIGHTS.md)."
+    )
 
 
 def _reason(error: BaseException) -> str:
@@ -129,8 +132,13 @@ def ensure_imagenet_weights(timeout: Optional[float] = DEFAULT_TIMEOUT_S) -> str
         os.makedirs(base, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".srs_tf_fetch_", dir=base) as tmp:
             with _socket_timeout(timeout):
-                fetched = keras.utils.get_file(KERAS_FILE, KERAS_ORIGIN, cache_dir=tmp,
-                                               cache_subdir=CACHE_SUBDIR, file_hash=KERAS_MD5)
+                fetched = keras.utils.get_file(
+                    KERAS_FILE,
+                    KERAS_ORIGIN,
+                    cache_dir=tmp,
+                    cache_subdir=CACHE_SUBDIR,
+                    file_hash=KERAS_MD5,
+                )
             os.makedirs(os.path.dirname(path), exist_ok=True)
             os.replace(fetched, path)
     except Exception as e:  # get_file wraps URL errors in a bare Exception

@@ -59,11 +59,12 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # The canonical layout: blocks, branches and convolutions in creation order.
 # --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Block:
-    keras: str                  # Keras concatenate name ("" for the stem)
-    slim: str                   # TF-Slim scope under InceptionV3/ ("" for the stem)
-    release: str                # release scope under image_encoder/ ("" for the stem)
+    keras: str  # Keras concatenate name ("" for the stem)
+    slim: str  # TF-Slim scope under InceptionV3/ ("" for the stem)
+    release: str  # release scope under image_encoder/ ("" for the stem)
     # (slim branch, slim conv names, release branch); the release conv
     # names inside a branch are Conv, Conv_1, Conv_2, ...
     branches: Tuple[Tuple[str, Tuple[str, ...], str], ...]
@@ -77,34 +78,63 @@ _B35_POOL = _b("Branch_3", ["Conv2d_0b_1x1"], "branch_pool")
 
 
 def _block35(keras, slim, release, branch1):
-    return _Block(keras, slim, release, (
-        _b("Branch_0", ["Conv2d_0a_1x1"], "branch1x1"),
-        _b("Branch_1", branch1, "branch5x5"),
-        _b("Branch_2", ["Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"], "branch3x3dbl"),
-        _B35_POOL))
+    return _Block(
+        keras,
+        slim,
+        release,
+        (
+            _b("Branch_0", ["Conv2d_0a_1x1"], "branch1x1"),
+            _b("Branch_1", branch1, "branch5x5"),
+            _b("Branch_2", ["Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"], "branch3x3dbl"),
+            _B35_POOL,
+        ),
+    )
 
 
 def _block17(keras, slim, release):
-    return _Block(keras, slim, release, (
-        _b("Branch_0", ["Conv2d_0a_1x1"], "branch1x1"),
-        _b("Branch_1", ["Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1"], "branch7x7"),
-        _b("Branch_2", ["Conv2d_0a_1x1", "Conv2d_0b_7x1", "Conv2d_0c_1x7",
-                        "Conv2d_0d_7x1", "Conv2d_0e_1x7"], "branch7x7dbl"),
-        _b("Branch_3", ["Conv2d_0b_1x1"], "branch_pool")))
+    return _Block(
+        keras,
+        slim,
+        release,
+        (
+            _b("Branch_0", ["Conv2d_0a_1x1"], "branch1x1"),
+            _b("Branch_1", ["Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1"], "branch7x7"),
+            _b(
+                "Branch_2",
+                [
+                    "Conv2d_0a_1x1",
+                    "Conv2d_0b_7x1",
+                    "Conv2d_0c_1x7",
+                    "Conv2d_0d_7x1",
+                    "Conv2d_0e_1x7",
+                ],
+                "branch7x7dbl",
+            ),
+            _b("Branch_3", ["Conv2d_0b_1x1"], "branch_pool"),
+        ),
+    )
 
 
 def _block8(keras, slim, release, branch1):
-    return _Block(keras, slim, release, (
-        _b("Branch_0", ["Conv2d_0a_1x1"], "branch1x1"),
-        _b("Branch_1", branch1, "branch3x3"),
-        _b("Branch_2", ["Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_1x3",
-                        "Conv2d_0d_3x1"], "branch3x3dbl"),
-        _b("Branch_3", ["Conv2d_0b_1x1"], "branch_pool")))
+    return _Block(
+        keras,
+        slim,
+        release,
+        (
+            _b("Branch_0", ["Conv2d_0a_1x1"], "branch1x1"),
+            _b("Branch_1", branch1, "branch3x3"),
+            _b(
+                "Branch_2",
+                ["Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_1x3", "Conv2d_0d_3x1"],
+                "branch3x3dbl",
+            ),
+            _b("Branch_3", ["Conv2d_0b_1x1"], "branch_pool"),
+        ),
+    )
 
 
 # The stem: five convs that are not inside any scope block.
-_STEM_SLIM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3",
-              "Conv2d_3b_1x1", "Conv2d_4a_3x3")
+_STEM_SLIM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3")
 _STEM_RELEASE = ("conv0", "conv1", "conv2", "conv3", "conv4")
 
 # The slim names keep the checkpoint's historical quirks (Mixed_5c's
@@ -114,31 +144,54 @@ BLOCKS: Tuple[_Block, ...] = (
     _block35("mixed0", "Mixed_5b", "mixed_35x35x256a", ["Conv2d_0a_1x1", "Conv2d_0b_5x5"]),
     _block35("mixed1", "Mixed_5c", "mixed_35x35x288a", ["Conv2d_0b_1x1", "Conv_1_0c_5x5"]),
     _block35("mixed2", "Mixed_5d", "mixed_35x35x288b", ["Conv2d_0a_1x1", "Conv2d_0b_5x5"]),
-    _Block("mixed3", "Mixed_6a", "mixed_17x17x768a", (
-        _b("Branch_0", ["Conv2d_1a_1x1"], "branch3x3"),
-        _b("Branch_1", ["Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_1a_1x1"], "branch3x3dbl"))),
+    _Block(
+        "mixed3",
+        "Mixed_6a",
+        "mixed_17x17x768a",
+        (
+            _b("Branch_0", ["Conv2d_1a_1x1"], "branch3x3"),
+            _b("Branch_1", ["Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_1a_1x1"], "branch3x3dbl"),
+        ),
+    ),
     _block17("mixed4", "Mixed_6b", "mixed_17x17x768b"),
     _block17("mixed5", "Mixed_6c", "mixed_17x17x768c"),
     _block17("mixed6", "Mixed_6d", "mixed_17x17x768d"),
     _block17("mixed7", "Mixed_6e", "mixed_17x17x768e"),
-    _Block("mixed8", "Mixed_7a", "mixed_17x17x1280a", (
-        _b("Branch_0", ["Conv2d_0a_1x1", "Conv2d_1a_3x3"], "branch3x3"),
-        _b("Branch_1", ["Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1",
-                        "Conv2d_1a_3x3"], "branch7x7x3"))),
-    _block8("mixed9", "Mixed_7b", "mixed_8x8x2048a",
-            ["Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0b_3x1"]),
-    _block8("mixed10", "Mixed_7c", "mixed_8x8x2048b",
-            ["Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0c_3x1"]),
+    _Block(
+        "mixed8",
+        "Mixed_7a",
+        "mixed_17x17x1280a",
+        (
+            _b("Branch_0", ["Conv2d_0a_1x1", "Conv2d_1a_3x3"], "branch3x3"),
+            _b(
+                "Branch_1",
+                ["Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1", "Conv2d_1a_3x3"],
+                "branch7x7x3",
+            ),
+        ),
+    ),
+    _block8(
+        "mixed9", "Mixed_7b", "mixed_8x8x2048a", ["Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0b_3x1"]
+    ),
+    _block8(
+        "mixed10",
+        "Mixed_7c",
+        "mixed_8x8x2048b",
+        ["Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0c_3x1"],
+    ),
 )
 
 
 @dataclass(frozen=True)
 class ConvSpec:
     """One convolution (+ its batch norm) of the canonical layout."""
-    index: int       # creation order, 0..93
-    block: str       # "stem" or the Keras mixed block ("mixed0".."mixed10")
-    slim: str        # slim scope relative to InceptionV3/, e.g. "Mixed_5b/Branch_1/Conv2d_0b_5x5"
-    release: str     # release scope relative to image_encoder/, e.g. "mixed_35x35x256a/branch5x5/Conv_1"
+
+    index: int  # creation order, 0..93
+    block: str  # "stem" or the Keras mixed block ("mixed0".."mixed10")
+    slim: str  # slim scope relative to InceptionV3/, e.g. "Mixed_5b/Branch_1/Conv2d_0b_5x5"
+    release: (
+        str  # release scope relative to image_encoder/, e.g. "mixed_35x35x256a/branch5x5/Conv_1"
+    )
 
 
 def conv_specs() -> List[ConvSpec]:
@@ -150,10 +203,14 @@ def conv_specs() -> List[ConvSpec]:
         for slim_branch, slim_convs, release_branch in block.branches:
             for j, conv in enumerate(slim_convs):
                 release_conv = "Conv" if j == 0 else f"Conv_{j}"
-                specs.append(ConvSpec(
-                    len(specs), block.keras,
-                    f"{block.slim}/{slim_branch}/{conv}",
-                    f"{block.release}/{release_branch}/{release_conv}"))
+                specs.append(
+                    ConvSpec(
+                        len(specs),
+                        block.keras,
+                        f"{block.slim}/{slim_branch}/{conv}",
+                        f"{block.release}/{release_branch}/{release_conv}",
+                    )
+                )
     return specs
 
 
@@ -162,8 +219,12 @@ def slim_variable_names() -> List[str]:
     out = []
     for spec in conv_specs():
         base = f"{SLIM_ROOT}/{spec.slim}"
-        out += [f"{base}/weights", f"{base}/BatchNorm/beta",
-                f"{base}/BatchNorm/moving_mean", f"{base}/BatchNorm/moving_variance"]
+        out += [
+            f"{base}/weights",
+            f"{base}/BatchNorm/beta",
+            f"{base}/BatchNorm/moving_mean",
+            f"{base}/BatchNorm/moving_variance",
+        ]
     return out
 
 
@@ -180,18 +241,20 @@ def release_variable_names() -> List[str]:
 # The Keras side: conv/BN layers of the backbone in creation order.
 # --------------------------------------------------------------------------
 
+
 @dataclass
 class KerasConv:
     block: str
-    conv: object     # keras.layers.Conv2D
-    bn: object       # keras.layers.BatchNormalization
+    conv: object  # keras.layers.Conv2D
+    bn: object  # keras.layers.BatchNormalization
 
 
 def _history(tensor):
     hist = getattr(tensor, "_keras_history", None)
     if hist is None:
-        raise ValueError(f"tensor {tensor!r} carries no Keras history; "
-                         "pass a functional keras.Model")
+        raise ValueError(
+            f"tensor {tensor!r} carries no Keras history; pass a functional keras.Model"
+        )
     return hist.operation, hist.node_index
 
 
@@ -244,8 +307,10 @@ def keras_convs(backbone) -> List[KerasConv]:
             if len(parents) == 1 and isinstance(parents[0][0], keras.layers.Conv2D):
                 conv = parents[0][0]
                 if id(conv) in bn_of:
-                    raise ValueError(f"conv layer {conv.name!r} feeds more than one "
-                                     "BatchNormalization; not a Keras InceptionV3")
+                    raise ValueError(
+                        f"conv layer {conv.name!r} feeds more than one "
+                        "BatchNormalization; not a Keras InceptionV3"
+                    )
                 bn_of[id(conv)] = op
 
     block_names = ["stem"] + [b.keras for b in BLOCKS]
@@ -260,15 +325,18 @@ def keras_convs(backbone) -> List[KerasConv]:
         if isinstance(op, keras.layers.Conv2D):
             bn = bn_of.get(id(op))
             if bn is None:
-                raise ValueError(f"conv layer {op.name!r} is not followed by a "
-                                 "BatchNormalization; not a Keras InceptionV3")
+                raise ValueError(
+                    f"conv layer {op.name!r} is not followed by a "
+                    "BatchNormalization; not a Keras InceptionV3"
+                )
             pending.append(KerasConv("", op, bn))
         elif isinstance(op, keras.layers.Concatenate) and op.name in expected_counts:
             if next_block >= len(block_names) or op.name != block_names[next_block]:
-                raise ValueError(f"unexpected block {op.name!r} in the backbone; "
-                                 "not a Keras InceptionV3")
+                raise ValueError(
+                    f"unexpected block {op.name!r} in the backbone; not a Keras InceptionV3"
+                )
             if not convs:  # everything before mixed0 is the stem
-                stem, pending = pending[:len(_STEM_SLIM)], pending[len(_STEM_SLIM):]
+                stem, pending = pending[: len(_STEM_SLIM)], pending[len(_STEM_SLIM) :]
                 for c in stem:
                     c.block = "stem"
                 convs += stem
@@ -281,7 +349,8 @@ def keras_convs(backbone) -> List[KerasConv]:
         raise ValueError(
             "the backbone is not a Keras InceptionV3(include_top=False) through "
             f"mixed10 (found {len(convs) + len(pending)} Conv2D layers, blocks up to "
-            f"{block_names[next_block - 1]!r})")
+            f"{block_names[next_block - 1]!r})"
+        )
     counts: Dict[str, int] = {}
     for c in convs:
         counts[c.block] = counts.get(c.block, 0) + 1
@@ -289,13 +358,15 @@ def keras_convs(backbone) -> List[KerasConv]:
         if counts.get(name, 0) != expected_counts[name]:
             raise ValueError(
                 f"block {name!r} of the backbone has {counts.get(name, 0)} conv layers, "
-                f"InceptionV3 has {expected_counts[name]}; not a Keras InceptionV3")
+                f"InceptionV3 has {expected_counts[name]}; not a Keras InceptionV3"
+            )
     return convs
 
 
 # --------------------------------------------------------------------------
 # Source resolution and format detection.
 # --------------------------------------------------------------------------
+
 
 def _is_hdf5(path: str) -> bool:
     try:
@@ -319,7 +390,8 @@ def _checkpoint_prefix(source: str) -> Optional[str]:
         if len(indexes) > 1:
             raise ValueError(
                 f"{source} holds {len(indexes)} checkpoints and no 'checkpoint' state "
-                f"file; point at one prefix, e.g. {indexes[-1][: -len('.index')]}")
+                f"file; point at one prefix, e.g. {indexes[-1][: -len('.index')]}"
+            )
         return None
     if os.path.exists(source + ".index"):
         return source
@@ -346,24 +418,29 @@ def _match_root(names: Sequence[str], root: str, known: set) -> Dict[str, str]:
         parts = name.split("/")
         for i, part in enumerate(parts[:-1]):
             if part == root:
-                rel = "/".join(parts[i + 1:])
+                rel = "/".join(parts[i + 1 :])
                 if rel in known:
                     found.setdefault(rel, []).append(name)
                     prefixes.add("/".join(parts[:i]))
     dup = {rel: full for rel, full in found.items() if len(full) > 1}
     if dup:
         rel, full = sorted(dup.items())[0]
-        raise ValueError(f"ambiguous checkpoint: {len(full)} variables match {root}/{rel}: "
-                         f"{', '.join(sorted(full))}")
+        raise ValueError(
+            f"ambiguous checkpoint: {len(full)} variables match {root}/{rel}: "
+            f"{', '.join(sorted(full))}"
+        )
     if len(prefixes) > 1:
-        raise ValueError(f"ambiguous checkpoint: {root}/ appears under several outer "
-                         f"scopes: {', '.join(repr(p) for p in sorted(prefixes))}")
+        raise ValueError(
+            f"ambiguous checkpoint: {root}/ appears under several outer "
+            f"scopes: {', '.join(repr(p) for p in sorted(prefixes))}"
+        )
     return {rel: full[0] for rel, full in found.items()}
 
 
 # --------------------------------------------------------------------------
 # Loading.
 # --------------------------------------------------------------------------
+
 
 def _load_keras_file(backbone, path: str, fmt: str) -> int:
     import tempfile
@@ -383,8 +460,9 @@ def _load_keras_file(backbone, path: str, fmt: str) -> int:
                 target = os.path.join(tmpdir, "backbone.weights.h5")
                 os.symlink(os.path.abspath(path), target)
         if not (target.endswith((".h5", ".hdf5", ".keras"))):
-            raise ValueError(f"{path}: a Keras weights file must end in .weights.h5, "
-                             ".h5, .hdf5 or .keras")
+            raise ValueError(
+                f"{path}: a Keras weights file must end in .weights.h5, .h5, .hdf5 or .keras"
+            )
         try:
             with warnings.catch_warnings():
                 # Keras 3.15 walks Functional._operations_by_depth as well as
@@ -392,14 +470,16 @@ def _load_keras_file(backbone, path: str, fmt: str) -> int:
                 # (duplicate) containers are absent from the file; the layers
                 # themselves are loaded through .layers.
                 warnings.filterwarnings(
-                    "ignore", message=r"Skipping nested container at '_operations_by_depth")
+                    "ignore", message=r"Skipping nested container at '_operations_by_depth"
+                )
                 backbone.load_weights(target)
         except Exception as e:  # noqa: BLE001 - re-raised with context
             raise ValueError(
                 f"could not load Keras weights {path} into the InceptionV3 backbone "
                 f"({type(e).__name__}: {e}). The file must hold the weights of "
                 "keras.applications.InceptionV3(include_top=False) (Keras 3 "
-                "save_weights or the Keras 2 *_notop.h5 layout)") from e
+                "save_weights or the Keras 2 *_notop.h5 layout)"
+            ) from e
     finally:
         if tmpdir is not None:
             try:
@@ -429,17 +509,27 @@ def _load_checkpoint(backbone, source: str, prefix: str) -> int:
 
     slim_known = set()
     for s in specs:
-        slim_known.update({f"{s.slim}/weights", f"{s.slim}/BatchNorm/beta",
-                           f"{s.slim}/BatchNorm/moving_mean",
-                           f"{s.slim}/BatchNorm/moving_variance",
-                           f"{s.slim}/BatchNorm/gamma"})
+        slim_known.update(
+            {
+                f"{s.slim}/weights",
+                f"{s.slim}/BatchNorm/beta",
+                f"{s.slim}/BatchNorm/moving_mean",
+                f"{s.slim}/BatchNorm/moving_variance",
+                f"{s.slim}/BatchNorm/gamma",
+            }
+        )
     release_known = set()
     for s in specs:
-        release_known.update({f"{s.release}/weights", f"{s.release}/biases",
-                              f"{s.release}/BatchNorm/beta",
-                              f"{s.release}/BatchNorm/moving_mean",
-                              f"{s.release}/BatchNorm/moving_variance",
-                              f"{s.release}/BatchNorm/gamma"})
+        release_known.update(
+            {
+                f"{s.release}/weights",
+                f"{s.release}/biases",
+                f"{s.release}/BatchNorm/beta",
+                f"{s.release}/BatchNorm/moving_mean",
+                f"{s.release}/BatchNorm/moving_variance",
+                f"{s.release}/BatchNorm/gamma",
+            }
+        )
     slim_map = _match_root(names, SLIM_ROOT, slim_known)
     release_map = _match_root(names, RELEASE_ROOT, release_known)
     if not release_map and not slim_map:
@@ -449,13 +539,15 @@ def _load_checkpoint(backbone, source: str, prefix: str) -> int:
     if slim_map and release_map:
         raise ValueError(
             f"checkpoint {prefix} holds both TF-Slim ({SLIM_ROOT}/...) and StickerChat "
-            f"release ({RELEASE_ROOT}/...) InceptionV3 variables; cannot tell which to load")
+            f"release ({RELEASE_ROOT}/...) InceptionV3 variables; cannot tell which to load"
+        )
     if not slim_map and not release_map:
         sample = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise ValueError(
             f"checkpoint {prefix} holds no InceptionV3 variables: expected TF-Slim names "
             f"like {SLIM_ROOT}/Conv2d_1a_3x3/weights or StickerChat release names like "
-            f"{RELEASE_ROOT}/conv0/weights; found {len(names)} variables ({sample})")
+            f"{RELEASE_ROOT}/conv0/weights; found {len(names)} variables ({sample})"
+        )
     fmt = FORMAT_SLIM if slim_map else FORMAT_RELEASE
     found = slim_map or release_map
     kconvs = keras_convs(backbone)
@@ -467,22 +559,25 @@ def _load_checkpoint(backbone, source: str, prefix: str) -> int:
             root = SLIM_ROOT if fmt == FORMAT_SLIM else RELEASE_ROOT
             raise ValueError(
                 f"checkpoint {prefix} ({fmt}) does not cover the network: variable "
-                f"{root}/{rel} is missing (needed for Keras {keras_what})")
+                f"{root}/{rel} is missing (needed for Keras {keras_what})"
+            )
         return full, reader.get_tensor(full)
 
     def check(full, value, var, keras_what):
         if _shape(value) != _shape(var):
             raise ValueError(
                 f"shape mismatch: checkpoint variable {full} has shape "
-                f"{list(_shape(value))}, Keras {keras_what} expects {list(_shape(var))}")
+                f"{list(_shape(value))}, Keras {keras_what} expects {list(_shape(var))}"
+            )
 
     assignments = []
     read = 0
     for spec, kc in zip(specs, kconvs):
         conv, bn = kc.conv, kc.bn
         if getattr(conv, "use_bias", False):
-            raise ValueError(f"Keras conv layer {conv.name!r} has a bias; InceptionV3's "
-                             "convs have none")
+            raise ValueError(
+                f"Keras conv layer {conv.name!r} has a bias; InceptionV3's convs have none"
+            )
         scope = spec.slim if fmt == FORMAT_SLIM else spec.release
         where = f"{kc.block} conv #{spec.index}"
         what = f"{where} layer {conv.name!r} kernel"
@@ -509,8 +604,11 @@ def _load_checkpoint(backbone, source: str, prefix: str) -> int:
             continue
         if fmt == FORMAT_RELEASE and f"{scope}/BatchNorm/beta" not in found:
             lookup(bias_name, f"{bn_what} beta (bias + identity normalisation)")
-        for part, var in (("beta", bn.beta), ("moving_mean", bn.moving_mean),
-                          ("moving_variance", bn.moving_variance)):
+        for part, var in (
+            ("beta", bn.beta),
+            ("moving_mean", bn.moving_mean),
+            ("moving_variance", bn.moving_variance),
+        ):
             full, v = lookup(f"{scope}/BatchNorm/{part}", f"{bn_what} {part}")
             check(full, v, var, f"{bn_what} {part}")
             assignments.append((var, v))
@@ -525,15 +623,19 @@ def _load_checkpoint(backbone, source: str, prefix: str) -> int:
             elif not np.allclose(g, 1.0):
                 raise ValueError(
                     f"checkpoint variable {full} is a batch-norm scale, but Keras "
-                    f"{bn_what} has none (scale=False); cannot represent it")
+                    f"{bn_what} has none (scale=False); cannot represent it"
+                )
         elif bn.gamma is not None:
             assignments.append((bn.gamma, np.ones(_shape(bn.gamma), np.float32)))
 
     for var, value in assignments:
         var.assign(np.asarray(value, dtype=np.float32).astype(var.dtype))
     ignored = len(names) - read
-    print(f"loaded {read} tensors from {source} ({fmt}); ignored {ignored} other "
-          "checkpoint variables", flush=True)
+    print(
+        f"loaded {read} tensors from {source} ({fmt}); ignored {ignored} other "
+        "checkpoint variables",
+        flush=True,
+    )
     return read
 
 
@@ -565,7 +667,8 @@ def load_inception_weights(backbone, source: str) -> int:
         # Keras' own weights: from its cache, or fetched by Keras itself where
         # a network exists (SPEC §7); srs_tf never downloads anything.
         reference = keras.applications.InceptionV3(
-            include_top=False, weights="imagenet", input_shape=tuple(backbone.input_shape[1:]))
+            include_top=False, weights="imagenet", input_shape=tuple(backbone.input_shape[1:])
+        )
         weights = reference.get_weights()
         backbone.set_weights(weights)
         print(f"loaded {len(weights)} tensors from imagenet ({FORMAT_IMAGENET})")
@@ -581,5 +684,6 @@ def load_inception_weights(backbone, source: str) -> int:
         raise FileNotFoundError(
             f"pretrained InceptionV3 weights not found: {source} (expected a Keras "
             ".h5 file, a TF checkpoint prefix such as .../inception_v3.ckpt, or a "
-            "directory holding one)")
+            "directory holding one)"
+        )
     return _load_checkpoint(backbone, source, prefix)

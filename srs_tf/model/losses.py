@@ -52,8 +52,8 @@ def emoji_loss(emoji_logits, candidate_emoji):
     labels = tf.cast(candidate_emoji, tf.int32)
     known = labels >= 2
     safe_labels = tf.where(known, labels, tf.zeros_like(labels))
-    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_labels,
-                                                                   logits=logits)
+    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=safe_labels, logits=logits
+    )
     weights = tf.cast(known, tf.float32)
-    return tf.math.divide_no_nan(tf.reduce_sum(cross_entropy * weights),
-                                 tf.reduce_sum(weights))
+    return tf.math.divide_no_nan(tf.reduce_sum(cross_entropy * weights), tf.reduce_sum(weights))

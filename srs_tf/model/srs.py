@@ -86,8 +86,9 @@ class SplitCandidates(keras.layers.Layer):
         return (reference_shape[0], reference_shape[1]) + tuple(inputs_shape[1:])
 
     def compute_output_spec(self, inputs, reference):
-        return keras.KerasTensor((reference.shape[0], reference.shape[1]) + tuple(inputs.shape[1:]),
-                                 dtype=inputs.dtype)
+        return keras.KerasTensor(
+            (reference.shape[0], reference.shape[1]) + tuple(inputs.shape[1:]), dtype=inputs.dtype
+        )
 
 
 def build_sticker_encoder(config: SRSConfig, load_inception_weights: bool = True) -> keras.Model:
@@ -101,9 +102,13 @@ def build_sticker_encoder(config: SRSConfig, load_inception_weights: bool = True
     weights = config.inception_weights if config.pretrained and load_inception_weights else "none"
     size = int(config.image_size)
     images = keras.Input((size, size, 3), dtype="uint8", name="images")
-    encoder = StickerEncoder(image_size=size, emoji_vocab_size=config.emoji_vocab_size,
-                             inception_weights=weights, freeze_batch_norm=config.pretrained,
-                             name="inception_sticker_encoder")
+    encoder = StickerEncoder(
+        image_size=size,
+        emoji_vocab_size=config.emoji_vocab_size,
+        inception_weights=weights,
+        freeze_batch_norm=config.pretrained,
+        name="inception_sticker_encoder",
+    )
     regions, flat, emoji_logits = encoder(images)
     outputs = {"sticker_regions": regions, "sticker_flat": flat, "emoji_logits": emoji_logits}
     return keras.Model(images, outputs, name="sticker_encoder")
@@ -133,18 +138,28 @@ def build_matcher(config: SRSConfig, trim_words: bool = True) -> keras.Model:
     if trim_words:
         context_ids = TrimWords(name="trim_words")(context_ids)
     utterances, word_mask = UtteranceEncoder(
-        config.vocab_size, config.emb_dim, config.hidden_dim, dropout=config.dropout,
-        name="utterance_encoder")(context_ids, turn_mask)
+        config.vocab_size,
+        config.emb_dim,
+        config.hidden_dim,
+        dropout=config.dropout,
+        name="utterance_encoder",
+    )(context_ids, turn_mask)
     interactions, sticker_attention, word_attention = DeepInteraction(
-        config.hidden_dim, use_interaction=config.ablation != "no_din",
-        name="deep_interaction")(utterances, word_mask, regions, flat)
-    scores = FusionNetwork(config.hidden_dim, dropout=config.dropout,
-                           use_fusion_rnn=config.ablation != "no_fr",
-                           name="fusion_network")(interactions, turn_mask)
+        config.hidden_dim, use_interaction=config.ablation != "no_din", name="deep_interaction"
+    )(utterances, word_mask, regions, flat)
+    scores = FusionNetwork(
+        config.hidden_dim,
+        dropout=config.dropout,
+        use_fusion_rnn=config.ablation != "no_fr",
+        name="fusion_network",
+    )(interactions, turn_mask)
     if trim_words:
         word_attention = PadWords(name="pad_words")(word_attention, inputs["context_ids"])
-    outputs = {"scores": scores, "sticker_attention": sticker_attention,
-               "word_attention": word_attention}
+    outputs = {
+        "scores": scores,
+        "sticker_attention": sticker_attention,
+        "word_attention": word_attention,
+    }
     return keras.Model(inputs, outputs, name="matcher")
 
 
@@ -162,12 +177,22 @@ def build_srs(config: SRSConfig, load_inception_weights: bool = True) -> keras.M
     sticker_encoder = build_sticker_encoder(config, load_inception_weights)
     matcher = build_matcher(config)
     encoded = sticker_encoder(MergeCandidates(name="merge_candidates")(inputs["candidates"]))
-    split = {key: SplitCandidates(name=f"split_{key}")(value, inputs["candidates"])
-             for key, value in encoded.items()}
-    matched = matcher({"context_ids": inputs["context_ids"], "num_turns": inputs["num_turns"],
-                       "sticker_regions": split["sticker_regions"],
-                       "sticker_flat": split["sticker_flat"]})
-    outputs = {"scores": matched["scores"], "emoji_logits": split["emoji_logits"],
-               "sticker_attention": matched["sticker_attention"],
-               "word_attention": matched["word_attention"]}
+    split = {
+        key: SplitCandidates(name=f"split_{key}")(value, inputs["candidates"])
+        for key, value in encoded.items()
+    }
+    matched = matcher(
+        {
+            "context_ids": inputs["context_ids"],
+            "num_turns": inputs["num_turns"],
+            "sticker_regions": split["sticker_regions"],
+            "sticker_flat": split["sticker_flat"],
+        }
+    )
+    outputs = {
+        "scores": matched["scores"],
+        "emoji_logits": split["emoji_logits"],
+        "sticker_attention": matched["sticker_attention"],
+        "word_attention": matched["word_attention"],
+    }
     return keras.Model(inputs, outputs, name="srs")

@@ -88,9 +88,14 @@ class StickerEncoder(keras.layers.Layer):
     ((2, 36, 768), (2, 2048), (2, 64))
     """
 
-    def __init__(self, image_size: int = 128, emoji_vocab_size: int = 64,
-                 inception_weights: str = "none", freeze_batch_norm: bool | None = None,
-                 **kwargs):
+    def __init__(
+        self,
+        image_size: int = 128,
+        emoji_vocab_size: int = 64,
+        inception_weights: str = "none",
+        freeze_batch_norm: bool | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.image_size = int(image_size)
         self.emoji_vocab_size = int(emoji_vocab_size)
@@ -100,18 +105,21 @@ class StickerEncoder(keras.layers.Layer):
             freeze_batch_norm = self.inception_weights != "none"
         self.freeze_batch_norm = bool(freeze_batch_norm)
         self.grid_size = region_grid_size(self.image_size)
-        self.num_regions = self.grid_size ** 2
+        self.num_regions = self.grid_size**2
 
         self.backbone = keras.applications.InceptionV3(
             include_top=False,
             weights="imagenet" if self.inception_weights == "imagenet" else None,
-            input_shape=(self.image_size, self.image_size, 3))
+            input_shape=(self.image_size, self.image_size, 3),
+        )
         self.features = keras.Model(
             self.backbone.input,
             [self.backbone.get_layer(REGION_LAYER).output, self.backbone.output],
-            name="inception_v3_features")
-        self.emoji_classifier = keras.layers.Dense(self.emoji_vocab_size, dtype="float32",
-                                                   name="emoji_classifier")
+            name="inception_v3_features",
+        )
+        self.emoji_classifier = keras.layers.Dense(
+            self.emoji_vocab_size, dtype="float32", name="emoji_classifier"
+        )
         self.loaded_tensors = 0
         if self.inception_weights not in ("none", "imagenet"):
             self.loaded_tensors = self.load_pretrained(self.inception_weights)
@@ -138,8 +146,11 @@ class StickerEncoder(keras.layers.Layer):
 
     def compute_output_shape(self, images_shape):
         batch = images_shape[0]
-        return ((batch, self.num_regions, REGION_DIM), (batch, FLAT_DIM),
-                (batch, self.emoji_vocab_size))
+        return (
+            (batch, self.num_regions, REGION_DIM),
+            (batch, FLAT_DIM),
+            (batch, self.emoji_vocab_size),
+        )
 
     # ------------------------------------------------- the `upper` encoder mode
     def lower_blocks(self, upper_from: str) -> keras.Model:
@@ -151,8 +162,9 @@ class StickerEncoder(keras.layers.Layer):
         """
         cut = self._cut_layer(upper_from)
         pixels = keras.Input((self.image_size, self.image_size, 3), name="images")
-        lower = keras.Model(self.backbone.input, self.backbone.get_layer(cut).output,
-                            name=f"inception_v3_to_{cut}")
+        lower = keras.Model(
+            self.backbone.input, self.backbone.get_layer(cut).output, name=f"inception_v3_to_{cut}"
+        )
         activations = lower(pixels / 127.5 - 1.0)
         return keras.Model(pixels, activations, name=f"lower_blocks_to_{cut}")
 
@@ -172,8 +184,11 @@ class StickerEncoder(keras.layers.Layer):
         for depth in sorted(self.backbone._nodes_by_depth, reverse=True):
             for node in self.backbone._nodes_by_depth[depth]:
                 inputs = node.input_tensors
-                if (any(id(t) in tensors for t in node.outputs) or not inputs
-                        or not all(id(t) in tensors for t in inputs)):
+                if (
+                    any(id(t) in tensors for t in node.outputs)
+                    or not inputs
+                    or not all(id(t) in tensors for t in inputs)
+                ):
                     continue
                 args, kwargs = node.arguments.fill_in(tensors)
                 outputs = keras.tree.flatten(node.operation(*args, **kwargs))
@@ -183,18 +198,26 @@ class StickerEncoder(keras.layers.Layer):
         last = tensors[id(self.backbone.output)]
         regions = keras.layers.Reshape((self.num_regions, REGION_DIM))(region_map)
         flat = keras.layers.GlobalAveragePooling2D()(last)
-        return keras.Model(activations, [regions, flat, self.emoji_classifier(flat)],
-                           name=f"upper_blocks_from_{upper_from}")
+        return keras.Model(
+            activations,
+            [regions, flat, self.emoji_classifier(flat)],
+            name=f"upper_blocks_from_{upper_from}",
+        )
 
     def _cut_layer(self, upper_from: str) -> str:
         """Name of the block whose output feeds ``upper_from``."""
         if upper_from not in UPPER_FROM_CHOICES:
-            raise ValueError(f"upper_from={upper_from!r} is not one of "
-                             f"{', '.join(UPPER_FROM_CHOICES)}")
+            raise ValueError(
+                f"upper_from={upper_from!r} is not one of {', '.join(UPPER_FROM_CHOICES)}"
+            )
         return BLOCKS[BLOCKS.index(upper_from) - 1]
 
     def get_config(self):
         config = super().get_config()
-        config.update(image_size=self.image_size, emoji_vocab_size=self.emoji_vocab_size,
-                      inception_weights="none", freeze_batch_norm=self.freeze_batch_norm)
+        config.update(
+            image_size=self.image_size,
+            emoji_vocab_size=self.emoji_vocab_size,
+            inception_weights="none",
+            freeze_batch_norm=self.freeze_batch_norm,
+        )
         return config

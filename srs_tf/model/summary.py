@@ -54,8 +54,10 @@ def component_parameters(config: SRSConfig) -> List[Tuple[str, int, int]]:
         parts.append(("SUBMULTI (eq. 14)", fusion.submulti))
     parts.append(("prediction GRU (eq. 15)", fusion.prediction_rnn))
     parts.append(("score layer (eq. 16)", fusion.score_dense))
-    rows = [(name, _count(layer.trainable_weights), _count(layer.non_trainable_weights))
-            for name, layer in parts]
+    rows = [
+        (name, _count(layer.trainable_weights), _count(layer.non_trainable_weights))
+        for name, layer in parts
+    ]
     rows.append(("total", _count(model.trainable_weights), _count(model.non_trainable_weights)))
     return rows
 
@@ -71,15 +73,24 @@ def format_table(rows: List[Tuple[str, int, int]]) -> str:
 def main(argv=None) -> None:
     defaults = SRSConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for field in ("vocab_size", "emoji_vocab_size", "emb_dim", "hidden_dim", "context_len",
-                  "max_words", "image_size"):
+    for field in (
+        "vocab_size",
+        "emoji_vocab_size",
+        "emb_dim",
+        "hidden_dim",
+        "context_len",
+        "max_words",
+        "image_size",
+    ):
         parser.add_argument(f"--{field}", type=int, default=getattr(defaults, field))
     parser.add_argument("--ablation", choices=ABLATIONS, default=defaults.ablation)
     args = parser.parse_args(argv)
     config = dataclasses.replace(defaults, **vars(args))
-    print(f"SRS parameters: vocab {config.vocab_size}, emoji {config.emoji_vocab_size}, "
-          f"emb {config.emb_dim}, hidden {config.hidden_dim}, image {config.image_size} px, "
-          f"ablation {config.ablation}")
+    print(
+        f"SRS parameters: vocab {config.vocab_size}, emoji {config.emoji_vocab_size}, "
+        f"emb {config.emb_dim}, hidden {config.hidden_dim}, image {config.image_size} px, "
+        f"ablation {config.ablation}"
+    )
     print(format_table(component_parameters(config)))
 
 

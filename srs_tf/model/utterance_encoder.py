@@ -41,17 +41,23 @@ class UtteranceEncoder(keras.layers.Layer):
     ((1, 2, 3, 8), (1, 2, 3))
     """
 
-    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int,
-                 dropout: float = 0.0, **kwargs):
+    def __init__(
+        self, vocab_size: int, emb_dim: int, hidden_dim: int, dropout: float = 0.0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.vocab_size = int(vocab_size)
         self.emb_dim = int(emb_dim)
         self.hidden_dim = int(hidden_dim)
         self.dropout = float(dropout)
-        self.embedding = keras.layers.Embedding(self.vocab_size, self.emb_dim,
-                                                dtype=self.dtype_policy, name="word_embedding")
-        self.attentive = AttentiveModule(self.hidden_dim, dropout=self.dropout,
-                                         dtype=self.dtype_policy, name="word_attentive_module")
+        self.embedding = keras.layers.Embedding(
+            self.vocab_size, self.emb_dim, dtype=self.dtype_policy, name="word_embedding"
+        )
+        self.attentive = AttentiveModule(
+            self.hidden_dim,
+            dropout=self.dropout,
+            dtype=self.dtype_policy,
+            name="word_attentive_module",
+        )
 
     def build(self, context_ids_shape, turn_mask_shape=None):
         self.embedding.build(context_ids_shape)
@@ -72,6 +78,10 @@ class UtteranceEncoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, emb_dim=self.emb_dim,
-                      hidden_dim=self.hidden_dim, dropout=self.dropout)
+        config.update(
+            vocab_size=self.vocab_size,
+            emb_dim=self.emb_dim,
+            hidden_dim=self.hidden_dim,
+            dropout=self.dropout,
+        )
         return config

@@ -55,4 +55,6 @@ class PadWords(keras.layers.Layer):
         return ops.pad(values, pad)
 
     def compute_output_spec(self, values, reference):
-        return keras.KerasTensor(tuple(values.shape[:-1]) + (reference.shape[-1],), dtype=values.dtype)
+        return keras.KerasTensor(
+            tuple(values.shape[:-1]) + (reference.shape[-1],), dtype=values.dtype
+        )

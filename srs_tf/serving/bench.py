@@ -30,8 +30,11 @@ SET_SIZE = 50
 
 def _percentiles(times_s: List[float]) -> Dict[str, float]:
     ms = np.asarray(times_s, dtype=np.float64) * 1000.0
-    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
-            "mean": float(ms.mean())}
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "mean": float(ms.mean()),
+    }
 
 
 def _time_calls(fn, iterations: int, warmup: int = 3) -> List[float]:
@@ -58,8 +61,9 @@ def _stickers(sticker_dir: Optional[str], count: int, size: int, seed: int) -> n
     return rng.integers(0, 256, size=(count, size, size, 3), dtype=np.uint8)
 
 
-def run_serve_benchmark(export_dir: str, sticker_dir: Optional[str] = None,
-                        iterations: int = 100, seed: int = 0) -> Dict:
+def run_serve_benchmark(
+    export_dir: str, sticker_dir: Optional[str] = None, iterations: int = 100, seed: int = 0
+) -> Dict:
     """Runs the measurements of the module docstring on ``export_dir``.
 
     Returns ``{"p50_ms_cached", "p99_ms_cached", "p50_ms_uncached",
@@ -92,39 +96,66 @@ def run_serve_benchmark(export_dir: str, sticker_dir: Optional[str] = None,
     set_regions, set_flat = regions[None], flat[None]
     raw = tf.constant(images[None, :NUM_CANDIDATES])
 
-    cached = _percentiles(_time_calls(
-        lambda: rank_encoded(context_ids=context, sticker_regions=cand_regions,
-                             sticker_flat=cand_flat)["scores"].numpy(), iterations))
-    uncached = _percentiles(_time_calls(
-        lambda: serving_default(context_ids=context, candidates=raw)["scores"].numpy(),
-        max(10, iterations // 4)))
-    whole_set = _percentiles(_time_calls(
-        lambda: rank_encoded(context_ids=context, sticker_regions=set_regions,
-                             sticker_flat=set_flat)["scores"].numpy(), max(10, iterations // 2)))
+    cached = _percentiles(
+        _time_calls(
+            lambda: rank_encoded(
+                context_ids=context, sticker_regions=cand_regions, sticker_flat=cand_flat
+            )["scores"].numpy(),
+            iterations,
+        )
+    )
+    uncached = _percentiles(
+        _time_calls(
+            lambda: serving_default(context_ids=context, candidates=raw)["scores"].numpy(),
+            max(10, iterations // 4),
+        )
+    )
+    whole_set = _percentiles(
+        _time_calls(
+            lambda: rank_encoded(
+                context_ids=context, sticker_regions=set_regions, sticker_flat=set_flat
+            )["scores"].numpy(),
+            max(10, iterations // 2),
+        )
+    )
     gpus = tf.config.list_physical_devices("GPU")
     return {
-        "p50_ms_cached": cached["p50"], "p99_ms_cached": cached["p99"],
-        "p50_ms_uncached": uncached["p50"], "p99_ms_uncached": uncached["p99"],
+        "p50_ms_cached": cached["p50"],
+        "p99_ms_cached": cached["p99"],
+        "p50_ms_uncached": uncached["p50"],
+        "p99_ms_uncached": uncached["p99"],
         "stickers_per_sec": SET_SIZE / (whole_set["p50"] / 1000.0),
         "set_p50_ms_cached": whole_set["p50"],
-        "context_turns": turns, "max_words": words, "candidates": NUM_CANDIDATES,
-        "set_size": SET_SIZE, "iterations": iterations,
-        "device": "GPU" if gpus else "CPU", "cpu_count": os.cpu_count(),
+        "context_turns": turns,
+        "max_words": words,
+        "candidates": NUM_CANDIDATES,
+        "set_size": SET_SIZE,
+        "iterations": iterations,
+        "device": "GPU" if gpus else "CPU",
+        "cpu_count": os.cpu_count(),
         "export_dir": os.path.abspath(export_dir),
     }
 
 
 def print_serve_report(result: Dict) -> None:
     """Prints a table of ``run_serve_benchmark``'s result, then ONE JSON line."""
-    print(f"serving benchmark: {result.get('export_dir', '')} on {result.get('device', '?')} "
-          f"({result.get('cpu_count', '?')} CPUs)")
+    print(
+        f"serving benchmark: {result.get('export_dir', '')} on {result.get('device', '?')} "
+        f"({result.get('cpu_count', '?')} CPUs)"
+    )
     print(f"one context of {result.get('context_turns')} turns x {result.get('max_words')} words")
     print(f"{'path':<44} {'p50 ms':>9} {'p99 ms':>9}")
-    print(f"{'cached (rank_encoded), 10 candidates':<44} {result['p50_ms_cached']:9.2f} "
-          f"{result['p99_ms_cached']:9.2f}")
-    print(f"{'uncached (serving_default), 10 candidates':<44} {result['p50_ms_uncached']:9.2f} "
-          f"{result['p99_ms_uncached']:9.2f}")
-    print(f"cached, whole set of {result.get('set_size')} stickers: "
-          f"{result.get('set_p50_ms_cached', float('nan')):.2f} ms p50 = "
-          f"{result['stickers_per_sec']:.0f} stickers/s")
+    print(
+        f"{'cached (rank_encoded), 10 candidates':<44} {result['p50_ms_cached']:9.2f} "
+        f"{result['p99_ms_cached']:9.2f}"
+    )
+    print(
+        f"{'uncached (serving_default), 10 candidates':<44} {result['p50_ms_uncached']:9.2f} "
+        f"{result['p99_ms_uncached']:9.2f}"
+    )
+    print(
+        f"cached, whole set of {result.get('set_size')} stickers: "
+        f"{result.get('set_p50_ms_cached', float('nan')):.2f} ms p50 = "
+        f"{result['stickers_per_sec']:.0f} stickers/s"
+    )
     print(json.dumps(result, sort_keys=True))

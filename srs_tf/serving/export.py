@@ -59,8 +59,13 @@ REGION_DIM = 768
 FLAT_DIM = 2048
 PAD_ID = 0
 UNK_ID = 1
-SIGNATURES = ("serving_default", "rank_text", "encode_stickers", "rank_encoded",
-              "rank_text_encoded")
+SIGNATURES = (
+    "serving_default",
+    "rank_text",
+    "encode_stickers",
+    "rank_encoded",
+    "rank_text_encoded",
+)
 
 
 class ExportExistsError(FileExistsError):
@@ -81,17 +86,21 @@ def _assert_trailing_shape(tensor, name: str, rank: int, trailing: Sequence[int]
     (also run when the signature's static shape was bypassed, e.g. by
     ``loaded.signatures[...]`` or TF Serving)."""
     shape = tf.shape(tensor)
-    ok = tf.logical_and(tf.equal(tf.size(shape), rank),
-                        tf.reduce_all(tf.equal(shape[rank - len(trailing):], trailing)))
-    return tf.debugging.Assert(ok, [f"{name}: expected shape {layout}, got shape", shape],
-                               summarize=8)
+    ok = tf.logical_and(
+        tf.equal(tf.size(shape), rank),
+        tf.reduce_all(tf.equal(shape[rank - len(trailing) :], trailing)),
+    )
+    return tf.debugging.Assert(
+        ok, [f"{name}: expected shape {layout}, got shape", shape], summarize=8
+    )
 
 
 class SRSServingModule(tf.Module):
     """The exported object: SRS variables, vocab tables and the signatures."""
 
-    def __init__(self, encoder, matcher, config: SRSConfig, vocab: Sequence[str],
-                 emoji_vocab: Sequence[str]):
+    def __init__(
+        self, encoder, matcher, config: SRSConfig, vocab: Sequence[str], emoji_vocab: Sequence[str]
+    ):
         super().__init__(name="srs_serving")
         self._models = _Models(encoder, matcher)
         self.model_variables = list(encoder.variables) + list(matcher.variables)
@@ -104,24 +113,33 @@ class SRSServingModule(tf.Module):
         vocab = [str(t) for t in vocab]
         emoji_vocab = [str(t) for t in emoji_vocab]
         if len(vocab) != self.vocab_size:
-            raise ValueError(f"vocab has {len(vocab)} tokens but config.vocab_size is "
-                             f"{self.vocab_size}")
+            raise ValueError(
+                f"vocab has {len(vocab)} tokens but config.vocab_size is {self.vocab_size}"
+            )
         if len(emoji_vocab) != self.emoji_vocab_size:
-            raise ValueError(f"emoji_vocab has {len(emoji_vocab)} tokens but "
-                             f"config.emoji_vocab_size is {self.emoji_vocab_size}")
+            raise ValueError(
+                f"emoji_vocab has {len(emoji_vocab)} tokens but "
+                f"config.emoji_vocab_size is {self.emoji_vocab_size}"
+            )
         for name, tokens in (("vocab", vocab), ("emoji_vocab", emoji_vocab)):
             if tokens[:2] != ["[PAD]", "[UNK]"]:
-                raise ValueError(f"{name} must start with the reserved tokens [PAD], [UNK] "
-                                 f"(ids 0 and 1), got {tokens[:2]}")
+                raise ValueError(
+                    f"{name} must start with the reserved tokens [PAD], [UNK] "
+                    f"(ids 0 and 1), got {tokens[:2]}"
+                )
         # id 0 ([PAD]) is not a word: a literal "[PAD]" typed by a user is [UNK].
         keys = vocab[1:]
         values = list(range(1, len(vocab)))
         self.word_table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.string),
-                                                tf.constant(values, tf.int32)),
-            default_value=UNK_ID, name="word_vocab")
-        self.emoji_tokens = tf.Variable(tf.constant(emoji_vocab, tf.string), trainable=False,
-                                        name="emoji_vocab")
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(keys, tf.string), tf.constant(values, tf.int32)
+            ),
+            default_value=UNK_ID,
+            name="word_vocab",
+        )
+        self.emoji_tokens = tf.Variable(
+            tf.constant(emoji_vocab, tf.string), trainable=False, name="emoji_vocab"
+        )
 
         size, r = self.image_size, self.num_regions
         # T and L are left dynamic here and checked by an assertion that names
@@ -133,30 +151,44 @@ class SRSServingModule(tf.Module):
         reg_spec = tf.TensorSpec([None, None, r, REGION_DIM], tf.float32, name="sticker_regions")
         flat_spec = tf.TensorSpec([None, None, FLAT_DIM], tf.float32, name="sticker_flat")
 
-        self.serving_default = tf.function(self._serving_default, autograph=False,
-                                           input_signature=[ctx_spec, cand_spec])
-        self.rank_text = tf.function(self._rank_text, autograph=False,
-                                     input_signature=[utt_spec, cand_spec])
-        self.encode_stickers = tf.function(self._encode_stickers, autograph=False,
-                                           input_signature=[img_spec])
-        self.rank_encoded = tf.function(self._rank_encoded, autograph=False,
-                                        input_signature=[ctx_spec, reg_spec, flat_spec])
-        self.rank_text_encoded = tf.function(self._rank_text_encoded, autograph=False,
-                                             input_signature=[utt_spec, reg_spec, flat_spec])
+        self.serving_default = tf.function(
+            self._serving_default, autograph=False, input_signature=[ctx_spec, cand_spec]
+        )
+        self.rank_text = tf.function(
+            self._rank_text, autograph=False, input_signature=[utt_spec, cand_spec]
+        )
+        self.encode_stickers = tf.function(
+            self._encode_stickers, autograph=False, input_signature=[img_spec]
+        )
+        self.rank_encoded = tf.function(
+            self._rank_encoded, autograph=False, input_signature=[ctx_spec, reg_spec, flat_spec]
+        )
+        self.rank_text_encoded = tf.function(
+            self._rank_text_encoded,
+            autograph=False,
+            input_signature=[utt_spec, reg_spec, flat_spec],
+        )
 
     # ------------------------------------------------------------ contexts
     def _check_context_ids(self, context_ids):
         checks = [
             _assert_trailing_shape(
-                context_ids, "context_ids", 3, [self.context_len, self.max_words],
+                context_ids,
+                "context_ids",
+                3,
+                [self.context_len, self.max_words],
                 f"[batch, {self.context_len}, {self.max_words}] (context_len, max_words of "
-                "this model)"),
+                "this model)",
+            ),
             tf.debugging.assert_non_negative(
-                context_ids, message="context_ids: word ids must be >= 0", summarize=5),
+                context_ids, message="context_ids: word ids must be >= 0", summarize=5
+            ),
             tf.debugging.assert_less(
-                context_ids, tf.constant(self.vocab_size, tf.int32),
+                context_ids,
+                tf.constant(self.vocab_size, tf.int32),
                 message=f"context_ids: word ids must be < vocab_size={self.vocab_size}",
-                summarize=5),
+                summarize=5,
+            ),
         ]
         with tf.control_dependencies(checks):
             context_ids = tf.identity(context_ids)
@@ -165,14 +197,23 @@ class SRSServingModule(tf.Module):
         total = tf.reduce_sum(nonempty, axis=1)
         checks = [
             tf.debugging.assert_positive(
-                leading, message=("context_ids: every context needs a non-empty first row "
-                                  "(contexts are left aligned, oldest turn in row 0)"),
-                summarize=8),
+                leading,
+                message=(
+                    "context_ids: every context needs a non-empty first row "
+                    "(contexts are left aligned, oldest turn in row 0)"
+                ),
+                summarize=8,
+            ),
             tf.debugging.assert_equal(
-                leading, total, message=("context_ids: a non-empty row follows an empty one; "
-                                         "contexts must be left aligned with no gaps (rows "
-                                         "0..num_turns-1 real turns, the rest all zeros)"),
-                summarize=8),
+                leading,
+                total,
+                message=(
+                    "context_ids: a non-empty row follows an empty one; "
+                    "contexts must be left aligned with no gaps (rows "
+                    "0..num_turns-1 real turns, the rest all zeros)"
+                ),
+                summarize=8,
+            ),
         ]
         with tf.control_dependencies(checks):
             return context_ids, tf.identity(leading)
@@ -180,36 +221,44 @@ class SRSServingModule(tf.Module):
     def _encode_utterances(self, utterances):
         """``[B, U]`` strings -> (context_ids [B, T, L], num_turns [B], words [B, T, L])."""
         t, w = self.context_len, self.max_words
-        check = _assert_trailing_shape(utterances, "utterances", 2, [],
-                                       "[batch, turns] (strings, \"\" = no turn)")
+        check = _assert_trailing_shape(
+            utterances, "utterances", 2, [], '[batch, turns] (strings, "" = no turn)'
+        )
         with tf.control_dependencies([check]):
             utterances = tf.identity(utterances)
         shape = tf.shape(utterances)
-        words = tf.strings.split(utterances)                 # [B, U, (words)], never "" words
+        words = tf.strings.split(utterances)  # [B, U, (words)], never "" words
         dense = words.to_tensor(default_value="", shape=[None, None, w])
-        dense = tf.reshape(dense, [shape[0], shape[1], w])                       # [B, U, L]
-        nonempty = tf.cast(tf.not_equal(dense[:, :, 0], ""), tf.int32)           # [B, U]
-        count = tf.reduce_sum(nonempty, axis=1)                                  # [B]
-        checks = [tf.debugging.assert_positive(
-            count, message="utterances: every context needs at least one non-empty utterance",
-            summarize=8)]
+        dense = tf.reshape(dense, [shape[0], shape[1], w])  # [B, U, L]
+        nonempty = tf.cast(tf.not_equal(dense[:, :, 0], ""), tf.int32)  # [B, U]
+        count = tf.reduce_sum(nonempty, axis=1)  # [B]
+        checks = [
+            tf.debugging.assert_positive(
+                count,
+                message="utterances: every context needs at least one non-empty utterance",
+                summarize=8,
+            )
+        ]
         with tf.control_dependencies(checks):
             count = tf.identity(count)
-        position = tf.cumsum(nonempty, axis=1) - 1                               # among non-empty
+        position = tf.cumsum(nonempty, axis=1) - 1  # among non-empty
         first = tf.maximum(count - t, 0)[:, None]
         row = position - first
         keep = tf.logical_and(nonempty > 0, row >= 0)
         batch = tf.shape(dense)[0]
         batch_index = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(row))
-        index = tf.boolean_mask(tf.stack([batch_index, row], axis=-1), keep)    # [K, 2]
-        kept_words = tf.boolean_mask(dense, keep)                                # [K, L]
-        kept_ids = tf.where(tf.equal(kept_words, ""), tf.constant(PAD_ID, tf.int32),
-                            self.word_table.lookup(kept_words))
+        index = tf.boolean_mask(tf.stack([batch_index, row], axis=-1), keep)  # [K, 2]
+        kept_words = tf.boolean_mask(dense, keep)  # [K, L]
+        kept_ids = tf.where(
+            tf.equal(kept_words, ""),
+            tf.constant(PAD_ID, tf.int32),
+            self.word_table.lookup(kept_words),
+        )
         # every kept turn goes to its own row: (b, row) pairs are unique
-        context_ids = tf.tensor_scatter_nd_update(tf.zeros([batch, t, w], tf.int32), index,
-                                                  kept_ids)
-        context_words = tf.tensor_scatter_nd_update(tf.fill([batch, t, w], ""), index,
-                                                    kept_words)
+        context_ids = tf.tensor_scatter_nd_update(
+            tf.zeros([batch, t, w], tf.int32), index, kept_ids
+        )
+        context_words = tf.tensor_scatter_nd_update(tf.fill([batch, t, w], ""), index, kept_words)
         return context_ids, tf.minimum(count, t), context_words
 
     # ------------------------------------------------------------ stickers
@@ -221,51 +270,85 @@ class SRSServingModule(tf.Module):
         shape = tf.shape(candidates)
         size = self.image_size
         checks = [
-            _assert_trailing_shape(candidates, "candidates", 5, [size, size, 3],
-                                   f"[batch, candidates, {size}, {size}, 3] (uint8 RGB)"),
+            _assert_trailing_shape(
+                candidates,
+                "candidates",
+                5,
+                [size, size, 3],
+                f"[batch, candidates, {size}, {size}, 3] (uint8 RGB)",
+            ),
             tf.debugging.assert_equal(
-                shape[0], batch, message=("candidates: batch size (dimension 0) must equal "
-                                          "the number of contexts")),
+                shape[0],
+                batch,
+                message=("candidates: batch size (dimension 0) must equal the number of contexts"),
+            ),
             tf.debugging.assert_positive(
-                shape[1], message="candidates: need at least one candidate per context"),
+                shape[1], message="candidates: need at least one candidate per context"
+            ),
         ]
         with tf.control_dependencies(checks):
             candidates = tf.identity(candidates)
         out = self._encode_images(tf.reshape(candidates, [-1, size, size, 3]))
-        regions = tf.reshape(out["sticker_regions"],
-                             [shape[0], shape[1], self.num_regions, REGION_DIM])
+        regions = tf.reshape(
+            out["sticker_regions"], [shape[0], shape[1], self.num_regions, REGION_DIM]
+        )
         flat = tf.reshape(out["sticker_flat"], [shape[0], shape[1], FLAT_DIM])
         return regions, flat
 
     def _broadcast_bank(self, sticker_regions, sticker_flat, batch):
         rshape, fshape = tf.shape(sticker_regions), tf.shape(sticker_flat)
         checks = [
-            _assert_trailing_shape(sticker_regions, "sticker_regions", 4,
-                                   [self.num_regions, REGION_DIM],
-                                   f"[contexts or 1, stickers, {self.num_regions}, {REGION_DIM}]"),
-            _assert_trailing_shape(sticker_flat, "sticker_flat", 3, [FLAT_DIM],
-                                   f"[contexts or 1, stickers, {FLAT_DIM}]"),
+            _assert_trailing_shape(
+                sticker_regions,
+                "sticker_regions",
+                4,
+                [self.num_regions, REGION_DIM],
+                f"[contexts or 1, stickers, {self.num_regions}, {REGION_DIM}]",
+            ),
+            _assert_trailing_shape(
+                sticker_flat,
+                "sticker_flat",
+                3,
+                [FLAT_DIM],
+                f"[contexts or 1, stickers, {FLAT_DIM}]",
+            ),
             tf.debugging.assert_equal(
-                rshape[:2], fshape[:2], message=("sticker_regions, sticker_flat: the first two "
-                                                 "dimensions [B or 1, C] must agree")),
+                rshape[:2],
+                fshape[:2],
+                message=(
+                    "sticker_regions, sticker_flat: the first two dimensions [B or 1, C] must agree"
+                ),
+            ),
             tf.debugging.assert_equal(
-                tf.logical_or(tf.equal(rshape[0], batch), tf.equal(rshape[0], 1)), True,
-                message=("sticker_regions: dimension 0 must be the number of contexts, or 1 "
-                         "for one sticker bank shared by all contexts")),
+                tf.logical_or(tf.equal(rshape[0], batch), tf.equal(rshape[0], 1)),
+                True,
+                message=(
+                    "sticker_regions: dimension 0 must be the number of contexts, or 1 "
+                    "for one sticker bank shared by all contexts"
+                ),
+            ),
             tf.debugging.assert_positive(
-                rshape[1], message="sticker_regions: need at least one candidate sticker"),
+                rshape[1], message="sticker_regions: need at least one candidate sticker"
+            ),
         ]
         with tf.control_dependencies(checks):
-            regions = tf.broadcast_to(sticker_regions,
-                                      [batch, rshape[1], self.num_regions, REGION_DIM])
+            regions = tf.broadcast_to(
+                sticker_regions, [batch, rshape[1], self.num_regions, REGION_DIM]
+            )
             flat = tf.broadcast_to(sticker_flat, [batch, rshape[1], FLAT_DIM])
         return regions, flat
 
     # ------------------------------------------------------------ matching
     def _match(self, context_ids, num_turns, regions, flat):
-        out = self._models.matcher({"context_ids": context_ids, "num_turns": num_turns,
-                                    "sticker_regions": regions, "sticker_flat": flat},
-                                   training=False)
+        out = self._models.matcher(
+            {
+                "context_ids": context_ids,
+                "num_turns": num_turns,
+                "sticker_regions": regions,
+                "sticker_flat": flat,
+            },
+            training=False,
+        )
         return {k: tf.cast(v, tf.float32) for k, v in out.items()}
 
     # ------------------------------------------------------------ signatures
@@ -281,25 +364,38 @@ class SRSServingModule(tf.Module):
 
     def _encode_stickers(self, images):
         size = self.image_size
-        check = _assert_trailing_shape(images, "images", 4, [size, size, 3],
-                                       f"[N, {size}, {size}, 3] (uint8 RGB)")
+        check = _assert_trailing_shape(
+            images, "images", 4, [size, size, 3], f"[N, {size}, {size}, 3] (uint8 RGB)"
+        )
         with tf.control_dependencies([check]):
             images = tf.identity(images)
         out = self._encode_images(images)
         logits = out["emoji_logits"]
         # the most likely real emoji (ids 0/1 are [PAD]/[UNK])
-        real = tf.concat([tf.fill([tf.shape(logits)[0], 2], logits.dtype.min),
-                          logits[:, 2:]], axis=1) if self.emoji_vocab_size > 2 else logits
+        real = (
+            tf.concat([tf.fill([tf.shape(logits)[0], 2], logits.dtype.min), logits[:, 2:]], axis=1)
+            if self.emoji_vocab_size > 2
+            else logits
+        )
         emoji = tf.gather(self.emoji_tokens, tf.argmax(real, axis=1, output_type=tf.int32))
-        return {"sticker_regions": out["sticker_regions"], "sticker_flat": out["sticker_flat"],
-                "emoji_logits": logits, "emoji": emoji}
+        return {
+            "sticker_regions": out["sticker_regions"],
+            "sticker_flat": out["sticker_flat"],
+            "emoji_logits": logits,
+            "emoji": emoji,
+        }
 
     def _ranked(self, context_ids, num_turns, sticker_regions, sticker_flat):
-        regions, flat = self._broadcast_bank(sticker_regions, sticker_flat,
-                                             tf.shape(context_ids)[0])
+        regions, flat = self._broadcast_bank(
+            sticker_regions, sticker_flat, tf.shape(context_ids)[0]
+        )
         out = self._match(context_ids, num_turns, regions, flat)
-        return {"scores": out["scores"], "sticker_attention": out["sticker_attention"],
-                "word_attention": out["word_attention"], "num_turns": num_turns}
+        return {
+            "scores": out["scores"],
+            "sticker_attention": out["sticker_attention"],
+            "word_attention": out["word_attention"],
+            "num_turns": num_turns,
+        }
 
     def _rank_encoded(self, context_ids, sticker_regions, sticker_flat):
         context_ids, num_turns = self._check_context_ids(context_ids)
@@ -316,28 +412,50 @@ class SRSServingModule(tf.Module):
 def signature_table(config: SRSConfig, num_regions: int = 36) -> Dict[str, Dict]:
     """The signatures' inputs and outputs as ``{name: {"inputs": ..., "outputs": ...}}``
     with shapes spelled out for this config (written into srs_export.json)."""
-    t, w, s, e, r = (config.context_len, config.max_words, config.image_size,
-                     config.emoji_vocab_size, num_regions)
+    t, w, s, e, r = (
+        config.context_len,
+        config.max_words,
+        config.image_size,
+        config.emoji_vocab_size,
+        num_regions,
+    )
     ctx = {"context_ids": ["int32", ["B", t, w]]}
     utt = {"utterances": ["string", ["B", "U"]]}
     cand = {"candidates": ["uint8", ["B", "C", s, s, 3]]}
-    bank = {"sticker_regions": ["float32", ["B|1", "C", r, REGION_DIM]],
-            "sticker_flat": ["float32", ["B|1", "C", FLAT_DIM]]}
-    ranked = {"scores": ["float32", ["B", "C"]],
-              "sticker_attention": ["float32", ["B", "C", t, r]],
-              "word_attention": ["float32", ["B", "C", t, w]], "num_turns": ["int32", ["B"]]}
+    bank = {
+        "sticker_regions": ["float32", ["B|1", "C", r, REGION_DIM]],
+        "sticker_flat": ["float32", ["B|1", "C", FLAT_DIM]],
+    }
+    ranked = {
+        "scores": ["float32", ["B", "C"]],
+        "sticker_attention": ["float32", ["B", "C", t, r]],
+        "word_attention": ["float32", ["B", "C", t, w]],
+        "num_turns": ["int32", ["B"]],
+    }
     return {
-        "serving_default": {"inputs": {**ctx, **cand}, "outputs": {"scores": ["float32", ["B", "C"]]}},
+        "serving_default": {
+            "inputs": {**ctx, **cand},
+            "outputs": {"scores": ["float32", ["B", "C"]]},
+        },
         "rank_text": {"inputs": {**utt, **cand}, "outputs": {"scores": ["float32", ["B", "C"]]}},
-        "encode_stickers": {"inputs": {"images": ["uint8", ["N", s, s, 3]]},
-                            "outputs": {"sticker_regions": ["float32", ["N", r, REGION_DIM]],
-                                        "sticker_flat": ["float32", ["N", FLAT_DIM]],
-                                        "emoji_logits": ["float32", ["N", e]],
-                                        "emoji": ["string", ["N"]]}},
+        "encode_stickers": {
+            "inputs": {"images": ["uint8", ["N", s, s, 3]]},
+            "outputs": {
+                "sticker_regions": ["float32", ["N", r, REGION_DIM]],
+                "sticker_flat": ["float32", ["N", FLAT_DIM]],
+                "emoji_logits": ["float32", ["N", e]],
+                "emoji": ["string", ["N"]],
+            },
+        },
         "rank_encoded": {"inputs": {**ctx, **bank}, "outputs": ranked},
-        "rank_text_encoded": {"inputs": {**utt, **bank},
-                              "outputs": {**ranked, "context_ids": ["int32", ["B", t, w]],
-                                          "context_words": ["string", ["B", t, w]]}},
+        "rank_text_encoded": {
+            "inputs": {**utt, **bank},
+            "outputs": {
+                **ranked,
+                "context_ids": ["int32", ["B", t, w]],
+                "context_words": ["string", ["B", t, w]],
+            },
+        },
     }
 
 
@@ -347,8 +465,14 @@ def _write_lines(path: str, tokens: Sequence[str]) -> None:
             f.write(f"{token}\n")
 
 
-def export_saved_model(model, config: SRSConfig, vocab: Sequence[str], emoji_vocab: Sequence[str],
-                       export_dir: str, metadata: Optional[Dict] = None) -> None:
+def export_saved_model(
+    model,
+    config: SRSConfig,
+    vocab: Sequence[str],
+    emoji_vocab: Sequence[str],
+    export_dir: str,
+    metadata: Optional[Dict] = None,
+) -> None:
     """Writes the SavedModel of ``model`` (a ``build_srs`` Keras model) to ``export_dir``.
 
     Args:
@@ -388,8 +512,15 @@ def export_saved_model(model, config: SRSConfig, vocab: Sequence[str], emoji_voc
         f.write("\n")
 
 
-def export_atomic(model, config: SRSConfig, vocab: Sequence[str], emoji_vocab: Sequence[str],
-                  export_dir: str, metadata: Optional[Dict] = None, overwrite: bool = False) -> str:
+def export_atomic(
+    model,
+    config: SRSConfig,
+    vocab: Sequence[str],
+    emoji_vocab: Sequence[str],
+    export_dir: str,
+    metadata: Optional[Dict] = None,
+    overwrite: bool = False,
+) -> str:
     """``export_saved_model`` into a temp directory beside ``export_dir``, then
     renamed into place, so a reader never sees a half-written export.
 
@@ -426,8 +557,9 @@ def run_metadata(model_dir: str, step: int, data_dir: str = "") -> Dict:
     return meta
 
 
-def export_run(model_dir: str, export_dir: str, data_dir: str = "",
-               overwrite: bool = False) -> Dict:
+def export_run(
+    model_dir: str, export_dir: str, data_dir: str = "", overwrite: bool = False
+) -> Dict:
     """Loads the best checkpoint of a ``bin/train`` run and exports it
     atomically; returns the written ``srs_export.json`` contents."""
     from srs_tf.data.vocab import Vocab
@@ -435,15 +567,17 @@ def export_run(model_dir: str, export_dir: str, data_dir: str = "",
 
     if os.path.lexists(export_dir) and not overwrite:
         raise ExportExistsError(
-            f"{os.path.abspath(export_dir)} already exists; pass --overwrite to replace it")
+            f"{os.path.abspath(export_dir)} already exists; pass --overwrite to replace it"
+        )
     trainer = load_trainer(model_dir, data_dir)
     config = trainer.config.model
     tfrec = trainer.config.data_dir
     vocab = Vocab.load(os.path.join(tfrec, "vocab")).tokens
     emoji_vocab = Vocab.load(os.path.join(tfrec, "emoji_vocab")).tokens
     metadata = run_metadata(model_dir, trainer.step_restored, tfrec)
-    path = export_atomic(trainer.model, config, vocab, emoji_vocab, export_dir, metadata,
-                         overwrite=overwrite)
+    path = export_atomic(
+        trainer.model, config, vocab, emoji_vocab, export_dir, metadata, overwrite=overwrite
+    )
     return load_export_info(path)
 
 

@@ -105,9 +105,14 @@ def load_sticker_dir(path: str, size: int = 128) -> StickerDir:
         raise RecommendError(f"--sticker_dir: {path} is not a directory")
     mapping_path = os.path.join(path, EMOJI_MAPPING_FILE)
     mapping = read_emoji_mapping(mapping_path) if os.path.isfile(mapping_path) else {}
-    files = sorted((f for f in os.listdir(path)
-                    if f.lower().endswith(STICKER_EXTENSIONS)
-                    and os.path.isfile(os.path.join(path, f))), key=_sort_key)
+    files = sorted(
+        (
+            f
+            for f in os.listdir(path)
+            if f.lower().endswith(STICKER_EXTENSIONS) and os.path.isfile(os.path.join(path, f))
+        ),
+        key=_sort_key,
+    )
     names, images, emoji, skipped = [], [], [], []
     for name in files:
         full = os.path.join(path, name)
@@ -127,10 +132,10 @@ def load_sticker_dir(path: str, size: int = 128) -> StickerDir:
         emoji.append(mapping.get(os.path.splitext(name)[0], ""))
     if not names:
         detail = f" ({len(skipped)} unreadable)" if skipped else ""
-        raise RecommendError(f"--sticker_dir: no readable sticker (.npy, .png, .jpg, .jpeg, "
-                             f".webp) in {path}{detail}")
-    return StickerDir(path=path, names=names, images=np.stack(images), emoji=emoji,
-                      skipped=skipped)
+        raise RecommendError(
+            f"--sticker_dir: no readable sticker (.npy, .png, .jpg, .jpeg, .webp) in {path}{detail}"
+        )
+    return StickerDir(path=path, names=names, images=np.stack(images), emoji=emoji, skipped=skipped)
 
 
 # ----------------------------------------------------------------------------- the model
@@ -177,8 +182,9 @@ class Recommender:
 
         info_path = os.path.join(export_dir, EXPORT_INFO_FILE)
         if not os.path.isfile(info_path):
-            raise RecommendError(f"--export_dir: {info_path} not found (not a bin/export "
-                                 "directory)")
+            raise RecommendError(
+                f"--export_dir: {info_path} not found (not a bin/export directory)"
+            )
         with open(info_path, encoding="utf-8") as f:
             self.info = json.load(f)
         self.config = self.info["config"]
@@ -189,20 +195,26 @@ class Recommender:
     def encode(self, images: np.ndarray, batch_size: int = 32) -> EncodedStickers:
         """Runs ``encode_stickers`` over uint8 ``[N, S, S, 3]`` images in batches."""
         images = np.asarray(images)
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (
-                self.image_size, self.image_size, 3):
-            raise RecommendError(f"images: expected uint8 [N, {self.image_size}, "
-                                 f"{self.image_size}, 3], got {images.dtype} {images.shape}")
+        if (
+            images.dtype != np.uint8
+            or images.ndim != 4
+            or images.shape[1:] != (self.image_size, self.image_size, 3)
+        ):
+            raise RecommendError(
+                f"images: expected uint8 [N, {self.image_size}, "
+                f"{self.image_size}, 3], got {images.dtype} {images.shape}"
+            )
         regions, flat, emoji = [], [], []
         for start in range(0, len(images), max(1, int(batch_size))):
-            out = self.model.encode_stickers(self._tf.constant(images[start:start + batch_size]))
+            out = self.model.encode_stickers(self._tf.constant(images[start : start + batch_size]))
             regions.append(out["sticker_regions"].numpy())
             flat.append(out["sticker_flat"].numpy())
             emoji.extend(e.decode("utf-8") for e in out["emoji"].numpy())
         return EncodedStickers(np.concatenate(regions), np.concatenate(flat), emoji)
 
-    def rank(self, utterances: Sequence[str], encoded: EncodedStickers,
-             batch_size: int = 10) -> Ranking:
+    def rank(
+        self, utterances: Sequence[str], encoded: EncodedStickers, batch_size: int = 10
+    ) -> Ranking:
         """Scores every encoded sticker against one context.
 
         ``utterances``: the turns, oldest first, already space-segmented;
@@ -221,8 +233,10 @@ class Recommender:
         for start in range(0, len(encoded), batch_size):
             stop = start + batch_size
             out = self.model.rank_text_encoded(
-                context, tf.constant(encoded.regions[None, start:stop]),
-                tf.constant(encoded.flat[None, start:stop]))
+                context,
+                tf.constant(encoded.regions[None, start:stop]),
+                tf.constant(encoded.flat[None, start:stop]),
+            )
             scores.append(out["scores"].numpy()[0])
             s_att.append(out["sticker_attention"].numpy()[0])
             w_att.append(out["word_attention"].numpy()[0])
@@ -230,9 +244,14 @@ class Recommender:
         num_turns = int(out["num_turns"].numpy()[0])
         words = [[w.decode("utf-8") for w in row if w] for row in out["context_words"].numpy()[0]]
         order = np.argsort(-scores, kind="stable")
-        return Ranking(scores=scores, order=order, sticker_attention=np.concatenate(s_att),
-                       word_attention=np.concatenate(w_att), context_words=words[:num_turns],
-                       num_turns=num_turns)
+        return Ranking(
+            scores=scores,
+            order=order,
+            sticker_attention=np.concatenate(s_att),
+            word_attention=np.concatenate(w_att),
+            context_words=words[:num_turns],
+            num_turns=num_turns,
+        )
 
 
 # ----------------------------------------------------------------------------- the CLI logic
@@ -247,8 +266,9 @@ def segment_utterances(utterances: Sequence[str], presegmented: bool) -> List[st
     return [segment_to_text(u) for u in utterances]
 
 
-def explain(path: str, stickers: StickerDir, ranking: Ranking, captions: Sequence[str],
-            top: Sequence[int]) -> None:
+def explain(
+    path: str, stickers: StickerDir, ranking: Ranking, captions: Sequence[str], top: Sequence[int]
+) -> None:
     """Writes the Figure 8/9 view: the chosen stickers with their τs heat-maps
     (averaged over the real turns) and the context words shaded by the τu of
     the top sticker."""
@@ -257,14 +277,22 @@ def explain(path: str, stickers: StickerDir, ranking: Ranking, captions: Sequenc
     best = int(top[0])
     attention = [mean_over_turns(ranking.sticker_attention[i], ranking.num_turns) for i in top]
     words = ranking.context_words
-    weights = [ranking.word_attention[best, t, :len(w)] for t, w in enumerate(words)]
-    render_explanation(path, [stickers.images[i] for i in top], attention, list(captions),
-                       words, weights)
+    weights = [ranking.word_attention[best, t, : len(w)] for t, w in enumerate(words)]
+    render_explanation(
+        path, [stickers.images[i] for i in top], attention, list(captions), words, weights
+    )
 
 
-def recommend(export_dir: str, sticker_dir: str, utterances: Sequence[str], top_k: int = 5,
-              presegmented: bool = False, explain_path: Optional[str] = None,
-              batch_size: int = 10, out: TextIO = sys.stdout) -> Dict:
+def recommend(
+    export_dir: str,
+    sticker_dir: str,
+    utterances: Sequence[str],
+    top_k: int = 5,
+    presegmented: bool = False,
+    explain_path: Optional[str] = None,
+    batch_size: int = 10,
+    out: TextIO = sys.stdout,
+) -> Dict:
     """``bin/recommend``: ranks the stickers of ``sticker_dir`` for the context
     ``utterances`` (oldest first) and prints the top ``top_k`` (0 = all).
 
@@ -272,7 +300,7 @@ def recommend(export_dir: str, sticker_dir: str, utterances: Sequence[str], top_
     "emoji", "emoji_source"}, ...], "skipped": [...], "explain": path}``.
     """
     if not utterances:
-        raise RecommendError("give the context as arguments: \"utterance 1\" \"utterance 2\" ...")
+        raise RecommendError('give the context as arguments: "utterance 1" "utterance 2" ...')
     if top_k < 0:
         raise RecommendError(f"--top_k must be >= 0 (0 = all), got {top_k}")
     if batch_size <= 0:
@@ -292,11 +320,20 @@ def recommend(export_dir: str, sticker_dir: str, utterances: Sequence[str], top_
     rows = []
     for rank, i in enumerate(top, start=1):
         known = stickers.emoji[i]
-        rows.append({"rank": rank, "score": float(ranking.scores[i]), "sticker": stickers.names[i],
-                     "emoji": known or encoded.predicted_emoji[i],
-                     "emoji_source": "mapping" if known else "predicted"})
-    print(f"context ({ranking.num_turns} turn{'s' if ranking.num_turns != 1 else ''} used, "
-          "oldest first):", file=out)
+        rows.append(
+            {
+                "rank": rank,
+                "score": float(ranking.scores[i]),
+                "sticker": stickers.names[i],
+                "emoji": known or encoded.predicted_emoji[i],
+                "emoji_source": "mapping" if known else "predicted",
+            }
+        )
+    print(
+        f"context ({ranking.num_turns} turn{'s' if ranking.num_turns != 1 else ''} used, "
+        "oldest first):",
+        file=out,
+    )
     for words in ranking.context_words:
         print("  " + " ".join(words), file=out)
     print(f"top {k} of {len(stickers)} stickers in {sticker_dir}:", file=out)
@@ -304,13 +341,19 @@ def recommend(export_dir: str, sticker_dir: str, utterances: Sequence[str], top_
     print(f"{'rank':>4}  {'score':>8}  {'sticker':<{width}}  emoji", file=out)
     for r in rows:
         note = "" if r["emoji_source"] == "mapping" else " (predicted)"
-        print(f"{r['rank']:>4}  {r['score']:8.6f}  {r['sticker']:<{width}}  {r['emoji']}{note}",
-              file=out)
+        print(
+            f"{r['rank']:>4}  {r['score']:8.6f}  {r['sticker']:<{width}}  {r['emoji']}{note}",
+            file=out,
+        )
     if stickers.skipped:
         print(f"skipped {len(stickers.skipped)} unreadable file(s) (see stderr)", file=out)
     if explain_path:
         captions = [f"#{r['rank']} {r['score']:.3f} {r['emoji']}" for r in rows]
         explain(explain_path, stickers, ranking, captions[:8], top[:8])
         print(f"explanation written to {explain_path}", file=out)
-    return {"context": [" ".join(w) for w in ranking.context_words], "ranking": rows,
-            "skipped": [list(s) for s in stickers.skipped], "explain": explain_path}
+    return {
+        "context": [" ".join(w) for w in ranking.context_words],
+        "ranking": rows,
+        "skipped": [list(s) for s in stickers.skipped],
+        "explain": explain_path,
+    }

@@ -41,13 +41,20 @@ def _trainer(config: TrainBenchConfig, mode: str, model_dir: str):
     from srs_tf.training.trainer import Trainer
 
     train_config = TrainConfig(
-        data_dir=config.tfrec_dir, model_dir=model_dir, batch_size=config.batch_size,
-        emoji_warmup_steps=0, train_steps=config.steps + config.warmup, sticker_encoder=mode,
-        mixed_precision=config.mixed_precision, seed=config.seed,
+        data_dir=config.tfrec_dir,
+        model_dir=model_dir,
+        batch_size=config.batch_size,
+        emoji_warmup_steps=0,
+        train_steps=config.steps + config.warmup,
+        sticker_encoder=mode,
+        mixed_precision=config.mixed_precision,
+        seed=config.seed,
         # Random-init Inception (as before the default became imagenet): the
         # benchmark runs offline, without Keras' ImageNet file.
-        model=SRSConfig(hidden_dim=config.hidden_dim, emb_dim=config.emb_dim,
-                        inception_weights="none"))
+        model=SRSConfig(
+            hidden_dim=config.hidden_dim, emb_dim=config.emb_dim, inception_weights="none"
+        ),
+    )
     return Trainer(train_config, verbose=False)
 
 
@@ -79,11 +86,16 @@ def _matcher_flops_per_example(trainer, batch_size: int = 4) -> float:
     spec = {
         "context_ids": tf.TensorSpec([batch_size, model.context_len, model.max_words], tf.int32),
         "num_turns": tf.TensorSpec([batch_size], tf.int32),
-        "sticker_regions": tf.TensorSpec([batch_size, model.num_candidates, regions_count, 768],
-                                         tf.float32),
+        "sticker_regions": tf.TensorSpec(
+            [batch_size, model.num_candidates, regions_count, 768], tf.float32
+        ),
         "sticker_flat": tf.TensorSpec([batch_size, model.num_candidates, 2048], tf.float32),
     }
-    graph = tf.function(lambda b: matcher(b, training=False)["scores"]).get_concrete_function(spec).graph
+    graph = (
+        tf.function(lambda b: matcher(b, training=False)["scores"])
+        .get_concrete_function(spec)
+        .graph
+    )
     return flops.graph_flops(graph) / batch_size
 
 
@@ -114,8 +126,11 @@ def run_train_benchmark(config: TrainBenchConfig) -> Dict:
 
     from srs_tf.training import flops
 
-    result = {"batch_size": config.batch_size, "timed_steps": config.steps,
-              "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
+    result = {
+        "batch_size": config.batch_size,
+        "timed_steps": config.steps,
+        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+    }
     result["matmul_gflops"] = flops.matmul_gflops()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = _trainer(config, "finetune", f"{tmp}/finetune")
@@ -129,40 +144,50 @@ def run_train_benchmark(config: TrainBenchConfig) -> Dict:
         trainer = _trainer(config, "frozen", f"{tmp}/frozen")
         n = min(config.encode_stickers, len(trainer.bank))
         encode = tf.function(lambda x: trainer.encoder(x, training=False))
-        encode(tf.constant(trainer.bank.images[:min(64, n)]))
+        encode(tf.constant(trainer.bank.images[: min(64, n)]))
         start = time.perf_counter()
         for i in range(0, n, 64):
-            encode(tf.constant(trainer.bank.images[i:min(i + 64, n)]))
+            encode(tf.constant(trainer.bank.images[i : min(i + 64, n)]))
         result["encode_stickers_per_sec"] = n / (time.perf_counter() - start)
         rng = np.random.default_rng(config.seed)
-        regions_shape = (len(trainer.bank),) + tuple(trainer.encoder.output["sticker_regions"].shape[1:])
+        regions_shape = (len(trainer.bank),) + tuple(
+            trainer.encoder.output["sticker_regions"].shape[1:]
+        )
         trainer.frozen_features = (
             tf.constant(rng.standard_normal(regions_shape, dtype=np.float32).astype(np.float16)),
-            tf.constant(rng.standard_normal((len(trainer.bank), 2048), dtype=np.float32).astype(np.float16)))
+            tf.constant(
+                rng.standard_normal((len(trainer.bank), 2048), dtype=np.float32).astype(np.float16)
+            ),
+        )
         if not config.mixed_precision:
             trainer.frozen_features = tuple(tf.cast(f, tf.float32) for f in trainer.frozen_features)
         result["matcher_examples_per_sec"] = _time_steps(trainer, config)
         result["matcher_flops_per_example"] = _matcher_flops_per_example(trainer)
     # Training costs about 3x the forward pass (forward + two backward matmuls).
     result["matcher_share_of_matmul_peak"] = (
-        3.0 * result["matcher_flops_per_example"] * result["matcher_examples_per_sec"]
-        / (result["matmul_gflops"] * 1e9))
+        3.0
+        * result["matcher_flops_per_example"]
+        * result["matcher_examples_per_sec"]
+        / (result["matmul_gflops"] * 1e9)
+    )
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return result
 
 
 def format_train_report(result: Dict) -> str:
-    return "\n".join([
-        f"training throughput on {result['device']}, batch {result['batch_size']}, "
-        f"{result['timed_steps']} timed steps per mode",
-        f"  finetune (Inception trained jointly): {result['finetune_examples_per_sec']:8.1f} examples/s",
-        f"  matcher on cached features:           {result['matcher_examples_per_sec']:8.1f} examples/s",
-        f"  upper-block warm-up (from {result['upper_from']}):  "
-        f"{result['top_stickers_per_sec']:8.1f} stickers/s",
-        f"  bank encoding (frozen mode, once):    {result['encode_stickers_per_sec']:8.1f} stickers/s",
-        f"  matcher forward FLOPs per example:    {result['matcher_flops_per_example'] / 1e6:8.1f} M "
-        "(counted, all 30 word columns)",
-        f"  fp32 matmul rate of this machine:     {result['matmul_gflops']:8.1f} GFLOP/s; the matcher "
-        f"trains at {100 * result['matcher_share_of_matmul_peak']:.0f}% of it (3x forward FLOPs)",
-        f"  peak RSS {result['peak_rss_mb']:,.0f} MiB",
-    ])
+    return "\n".join(
+        [
+            f"training throughput on {result['device']}, batch {result['batch_size']}, "
+            f"{result['timed_steps']} timed steps per mode",
+            f"  finetune (Inception trained jointly): {result['finetune_examples_per_sec']:8.1f} examples/s",
+            f"  matcher on cached features:           {result['matcher_examples_per_sec']:8.1f} examples/s",
+            f"  upper-block warm-up (from {result['upper_from']}):  "
+            f"{result['top_stickers_per_sec']:8.1f} stickers/s",
+            f"  bank encoding (frozen mode, once):    {result['encode_stickers_per_sec']:8.1f} stickers/s",
+            f"  matcher forward FLOPs per example:    {result['matcher_flops_per_example'] / 1e6:8.1f} M "
+            "(counted, all 30 word columns)",
+            f"  fp32 matmul rate of this machine:     {result['matmul_gflops']:8.1f} GFLOP/s; the matcher "
+            f"trains at {100 * result['matcher_share_of_matmul_peak']:.0f}% of it (3x forward FLOPs)",
+            f"  peak RSS {result['peak_rss_mb']:,.0f} MiB",
+        ]
+    )

@@ -95,8 +95,9 @@ class TrainConfig:
         from srs_tf.model.sticker_encoder import UPPER_FROM_CHOICES
 
         if self.upper_from not in UPPER_FROM_CHOICES:
-            raise ValueError(f"--upper_from={self.upper_from!r} is not one of "
-                             f"{', '.join(UPPER_FROM_CHOICES)}")
+            raise ValueError(
+                f"--upper_from={self.upper_from!r} is not one of {', '.join(UPPER_FROM_CHOICES)}"
+            )
         for name in ("batch_size", "warmup_batch_size", "checkpoint_every", "log_every"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)!r}")

@@ -30,7 +30,8 @@ def load_trainer(model_dir: str, data_dir: str = "", verbose: bool = False):
     elif not os.path.isdir(config.data_dir):
         raise FileNotFoundError(
             f"{model_dir}: the run was trained on {config.data_dir}, which does not exist here; "
-            "pass --data_dir=TFREC")
+            "pass --data_dir=TFREC"
+        )
     config.strategy = "default"
     config.mixed_precision = False
     # The checkpoint holds every weight: do not read (or download) the
@@ -39,8 +40,9 @@ def load_trainer(model_dir: str, data_dir: str = "", verbose: bool = False):
     original = config.model
     config.model = dataclasses.replace(original, inception_weights="none")
     trainer = Trainer(config, verbose=verbose, readonly=True)
-    trainer.config.model = dataclasses.replace(trainer.config.model,
-                                               inception_weights=original.inception_weights)
+    trainer.config.model = dataclasses.replace(
+        trainer.config.model, inception_weights=original.inception_weights
+    )
     trainer.step_restored = trainer.restore_best()
     return trainer
 
@@ -60,6 +62,11 @@ def score_split(data_dir: str, model_dir: str, split: str = "test", batch_size: 
         # candidate of every example; inference-mode scores are the same.
         trainer.frozen_features = trainer.encode_bank()
     result = trainer.score(split, batch_size=batch_size)
-    return {"scores": result["scores"], "labels": result["label"], "num_turns": result["num_turns"],
-            "candidate_ids": result["candidate_ids"], "bank_images": trainer.bank.images,
-            "step": trainer.step_restored}
+    return {
+        "scores": result["scores"],
+        "labels": result["label"],
+        "num_turns": result["num_turns"],
+        "candidate_ids": result["candidate_ids"],
+        "bank_images": trainer.bank.images,
+        "step": trainer.step_restored,
+    }

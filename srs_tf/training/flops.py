@@ -27,8 +27,8 @@ def einsum_flops(equation: str, shapes) -> int:
         if "..." in spec:
             head, tail = spec.split("...")
             n_ell = len(shape) - len(head) - len(tail)
-            ellipsis.append(shape[len(head):len(head) + n_ell])
-            shape = shape[:len(head)] + shape[len(head) + n_ell:]
+            ellipsis.append(shape[len(head) : len(head) + n_ell])
+            shape = shape[: len(head)] + shape[len(head) + n_ell :]
             spec = head + tail
         for letter, size in zip(spec, shape):
             sizes[letter] = max(sizes.get(letter, 1), int(size))
@@ -47,16 +47,21 @@ def graph_flops(graph) -> int:
     """FLOPs of one run of a TF graph whose shapes are all static."""
     from tensorflow.python.profiler import model_analyzer, option_builder
 
-    options = (option_builder.ProfileOptionBuilder(
-        option_builder.ProfileOptionBuilder.float_operation()).with_empty_output().build())
+    options = (
+        option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
+        .with_empty_output()
+        .build()
+    )
     total = int(model_analyzer.profile(graph, options=options).total_float_ops)
     for op in graph.get_operations():
         if op.type != "Einsum":
             continue
         shapes = [tuple(t.shape.as_list()) for t in op.inputs]
         if any(d is None for s in shapes for d in s):
-            raise ValueError(f"einsum {op.name} has a dynamic shape {shapes}; count a graph "
-                             "traced with static shapes")
+            raise ValueError(
+                f"einsum {op.name} has a dynamic shape {shapes}; count a graph "
+                "traced with static shapes"
+            )
         total += einsum_flops(op.get_attr("equation").decode(), shapes)
     return total
 
@@ -72,6 +77,4 @@ def matmul_gflops(size: int = 1024, seconds: float = 1.0) -> float:
     while time.perf_counter() - start < seconds:
         float(step(a))
         count += 1
-    return 2.0 * size ** 3 * count / (time.perf_counter() - start) / 1e9
-
-
+    return 2.0 * size**3 * count / (time.perf_counter() - start) / 1e9

@@ -50,8 +50,9 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 # Names that mean "no preset" (the dataclass defaults).
 NO_PRESET = (None, "", "none")
 
-_TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig)
-                      if f.name not in ("model", "preset"))
+_TRAIN_FIELDS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("model", "preset")
+)
 _MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(SRSConfig))
 
 
@@ -109,8 +110,10 @@ def preset_name(preset: Optional[str]) -> str:
     if preset in NO_PRESET:
         return ""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)} "
-                         "(or none for the defaults)")
+        raise ValueError(
+            f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)} "
+            "(or none for the defaults)"
+        )
     return str(preset)
 
 

@@ -66,8 +66,15 @@ def set_seed(seed: int) -> None:
 class Progress:
     """A step counter with rate and ETA, printed every `every` steps."""
 
-    def __init__(self, total: int, every: int, label: str, examples_per_step: int,
-                 enabled: bool = True, start: int = 0):
+    def __init__(
+        self,
+        total: int,
+        every: int,
+        label: str,
+        examples_per_step: int,
+        enabled: bool = True,
+        start: int = 0,
+    ):
         self.total, self.every, self.label = total, max(1, every), label
         self.examples_per_step = examples_per_step
         self.enabled = enabled
@@ -87,15 +94,23 @@ class Progress:
         steps_per_sec = rate / max(self.examples_per_step, 1)
         remaining = (self.total - done) / steps_per_sec if steps_per_sec > 0 else float("nan")
         eta = "?" if math.isnan(remaining) else time.strftime("%H:%M:%S", time.gmtime(remaining))
-        print(f"[{self.label}] step {step} ({done}/{self.total}) {message} "
-              f"{rate:.1f} ex/s ETA {eta}", flush=True)
+        print(
+            f"[{self.label}] step {step} ({done}/{self.total}) {message} {rate:.1f} ex/s ETA {eta}",
+            flush=True,
+        )
 
 
 class Trainer:
     """Builds SRS for a run directory and trains it (see module docstring)."""
 
-    def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None,
-                 verbose: bool = True, readonly: bool = False, sticker_features=None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        strategy: Optional[tf.distribute.Strategy] = None,
+        verbose: bool = True,
+        readonly: bool = False,
+        sticker_features=None,
+    ):
         """``sticker_features``: optional precomputed ``(regions [N, R, 768],
         flat [N, 2048])`` for the N bank rows, used instead of encoding the
         bank in frozen mode (diagnostics such as
@@ -116,22 +131,31 @@ class Trainer:
             keras.mixed_precision.set_global_policy("mixed_float16")
         self._bank = None
         self.steps_per_epoch = max(1, int(self.meta["train_examples"]) // self.config.batch_size)
-        self.joint_steps = (self.config.train_steps if self.config.train_steps > 0
-                            else int(math.ceil(self.config.epochs * self.steps_per_epoch)))
+        self.joint_steps = (
+            self.config.train_steps
+            if self.config.train_steps > 0
+            else int(math.ceil(self.config.epochs * self.steps_per_epoch))
+        )
         self.total_steps = self.config.warmup_steps + self.joint_steps
         self._build()
         self.frozen_features = None
         self._given_features = None
         if sticker_features is not None:
             if self.config.sticker_encoder != "frozen":
-                raise ValueError("sticker_features replace the encoded bank: they need "
-                                 "--sticker_encoder=frozen")
+                raise ValueError(
+                    "sticker_features replace the encoded bank: they need --sticker_encoder=frozen"
+                )
             regions, flat = sticker_features
             if regions.shape[0] != len(self.bank) or flat.shape[0] != len(self.bank):
-                raise ValueError(f"sticker_features have {regions.shape[0]}/{flat.shape[0]} rows, "
-                                 f"the bank {len(self.bank)}")
+                raise ValueError(
+                    f"sticker_features have {regions.shape[0]}/{flat.shape[0]} rows, "
+                    f"the bank {len(self.bank)}"
+                )
             dtype = keras.mixed_precision.global_policy().compute_dtype
-            self._given_features = (tf.constant(regions, dtype=dtype), tf.constant(flat, dtype=dtype))
+            self._given_features = (
+                tf.constant(regions, dtype=dtype),
+                tf.constant(flat, dtype=dtype),
+            )
 
     # ------------------------------------------------------------------ setup
     @property
@@ -156,10 +180,15 @@ class Trainer:
             with open(path) as f:
                 saved = json.load(f)
             if saved.get("model") != wanted["model"]:
-                diff = {k: (saved.get("model", {}).get(k), v) for k, v in wanted["model"].items()
-                        if saved.get("model", {}).get(k) != v}
-                raise ValueError(f"{path}: the run was started with another model config "
-                                 f"(saved, now): {diff}; use a new --model_dir")
+                diff = {
+                    k: (saved.get("model", {}).get(k), v)
+                    for k, v in wanted["model"].items()
+                    if saved.get("model", {}).get(k) != v
+                }
+                raise ValueError(
+                    f"{path}: the run was started with another model config "
+                    f"(saved, now): {diff}; use a new --model_dir"
+                )
         if self.chief:
             _write_json_atomic(path, wanted)
 
@@ -168,8 +197,10 @@ class Trainer:
         if c.lr_schedule == "constant":
             return c.learning_rate
         return keras.optimizers.schedules.PolynomialDecay(
-            c.learning_rate, decay_steps=max(1, int(c.decay_epochs * self.steps_per_epoch)),
-            end_learning_rate=c.end_learning_rate)
+            c.learning_rate,
+            decay_steps=max(1, int(c.decay_epochs * self.steps_per_epoch)),
+            end_learning_rate=c.end_learning_rate,
+        )
 
     def _build(self) -> None:
         from srs_tf.model import build_srs
@@ -186,20 +217,32 @@ class Trainer:
             if c.mixed_precision:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.optimizer = optimizer
-            self.optimizer.build(self.encoder.trainable_variables + self.matcher.trainable_variables)
+            self.optimizer.build(
+                self.encoder.trainable_variables + self.matcher.trainable_variables
+            )
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             self.best_map = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_map")
-        self.checkpoint = tf.train.Checkpoint(encoder=self.encoder, matcher=self.matcher,
-                                              optimizer=self.optimizer, step=self.step,
-                                              best_map=self.best_map)
+        self.checkpoint = tf.train.Checkpoint(
+            encoder=self.encoder,
+            matcher=self.matcher,
+            optimizer=self.optimizer,
+            step=self.step,
+            best_map=self.best_map,
+        )
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(self.save_dir, "ckpt"), max_to_keep=c.max_checkpoints)
-        self.best_checkpoint = tf.train.Checkpoint(encoder=self.encoder, matcher=self.matcher,
-                                                   step=self.step)
+            self.checkpoint, os.path.join(self.save_dir, "ckpt"), max_to_keep=c.max_checkpoints
+        )
+        self.best_checkpoint = tf.train.Checkpoint(
+            encoder=self.encoder, matcher=self.matcher, step=self.step
+        )
         self.best_manager = tf.train.CheckpointManager(
-            self.best_checkpoint, os.path.join(self.save_dir, "best"), max_to_keep=1)
-        self.writer = (tf.summary.create_file_writer(os.path.join(c.model_dir, "logs"))
-                       if self.chief else tf.summary.create_noop_writer())
+            self.best_checkpoint, os.path.join(self.save_dir, "best"), max_to_keep=1
+        )
+        self.writer = (
+            tf.summary.create_file_writer(os.path.join(c.model_dir, "logs"))
+            if self.chief
+            else tf.summary.create_noop_writer()
+        )
 
     def restore_best(self) -> int:
         """Restores the best checkpoint by validation MAP (or the newest one
@@ -241,8 +284,15 @@ class Trainer:
 
     def forward(self, batch, training):
         regions, flat, emoji = self.candidate_features(batch, training)
-        out = self.matcher({"context_ids": batch["context_ids"], "num_turns": batch["num_turns"],
-                            "sticker_regions": regions, "sticker_flat": flat}, training=training)
+        out = self.matcher(
+            {
+                "context_ids": batch["context_ids"],
+                "num_turns": batch["num_turns"],
+                "sticker_regions": regions,
+                "sticker_flat": flat,
+            },
+            training=training,
+        )
         return out, emoji
 
     # ---------------------------------------------------------------- steps
@@ -280,8 +330,11 @@ class Trainer:
             with tf.GradientTape() as tape:
                 out, emoji_logits = self.forward(batch, training=True)
                 l_r = hinge_loss(tf.cast(out["scores"], tf.float32), batch["label"], c.model.margin)
-                l_s = (emoji_loss(tf.cast(emoji_logits, tf.float32), batch["candidate_emoji"])
-                       if use_emoji else tf.constant(0.0))
+                l_s = (
+                    emoji_loss(tf.cast(emoji_logits, tf.float32), batch["candidate_emoji"])
+                    if use_emoji
+                    else tf.constant(0.0)
+                )
                 total = l_r + l_s
                 scaled = total / self.strategy.num_replicas_in_sync
             self._apply(tape, scaled, variables)
@@ -296,8 +349,10 @@ class Trainer:
         """Random bank stickers with a known emoji, `warmup_batch_size` a batch."""
         known = np.flatnonzero(np.asarray(self.bank.emoji_id) >= 2)
         if known.size == 0:
-            raise ValueError(f"{self.config.data_dir}: no sticker in the bank has a known emoji; "
-                             "train with --ablation=no_classify or --emoji_warmup_steps=0")
+            raise ValueError(
+                f"{self.config.data_dir}: no sticker in the bank has a known emoji; "
+                "train with --ablation=no_classify or --emoji_warmup_steps=0"
+            )
         rng = np.random.default_rng(seed)
         size = self.config.warmup_batch_size
         emoji_ids = np.asarray(self.bank.emoji_id, dtype=np.int32)
@@ -307,8 +362,10 @@ class Trainer:
                 idx = np.sort(rng.choice(known, size=size, replace=known.size < size))
                 yield self.bank.images[idx], emoji_ids[idx]
 
-        spec = (tf.TensorSpec([size] + list(self.bank.images.shape[1:]), tf.uint8),
-                tf.TensorSpec([size], tf.int32))
+        spec = (
+            tf.TensorSpec([size] + list(self.bank.images.shape[1:]), tf.uint8),
+            tf.TensorSpec([size], tf.int32),
+        )
         ds = tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(2)
         return iter(self.strategy.experimental_distribute_dataset(ds))
 
@@ -316,10 +373,18 @@ class Trainer:
         from srs_tf.data import pipeline
 
         ds = pipeline.make_dataset(
-            self.config.data_dir, "train", batch_size=self.config.batch_size, training=True,
-            seed=seed, negatives=self.config.negatives,
-            with_images=self.config.sticker_encoder == "finetune", repeat=True, drop_remainder=True,
-            bank=self.bank, meta=self.meta)
+            self.config.data_dir,
+            "train",
+            batch_size=self.config.batch_size,
+            training=True,
+            seed=seed,
+            negatives=self.config.negatives,
+            with_images=self.config.sticker_encoder == "finetune",
+            repeat=True,
+            drop_remainder=True,
+            bank=self.bank,
+            meta=self.meta,
+        )
         return iter(self.strategy.experimental_distribute_dataset(ds))
 
     # ------------------------------------------------------------ the loop
@@ -330,15 +395,17 @@ class Trainer:
         encode = tf.function(lambda x: self.encoder(x, training=False))
         progress = Progress(len(images), 10, "encode bank", 1, self.verbose and self.chief)
         for n, start in enumerate(range(0, len(images), batch_size)):
-            out = encode(tf.constant(images[start:start + batch_size]))
+            out = encode(tf.constant(images[start : start + batch_size]))
             regions.append(out["sticker_regions"].numpy().astype(np.float16))
             flats.append(out["sticker_flat"].numpy().astype(np.float16))
             done = min(start + batch_size, len(images))
             if (n + 1) % 10 == 0 or done == len(images):
                 progress.show(n + 1, done, "stickers", progress.rate(done))
         dtype = keras.mixed_precision.global_policy().compute_dtype
-        return (tf.constant(np.concatenate(regions), dtype=dtype),
-                tf.constant(np.concatenate(flats), dtype=dtype))
+        return (
+            tf.constant(np.concatenate(regions), dtype=dtype),
+            tf.constant(np.concatenate(flats), dtype=dtype),
+        )
 
     def set_feature_statistics(self, regions, flat) -> None:
         """Frozen mode: standardise the cached features per channel inside the
@@ -352,9 +419,11 @@ class Trainer:
         c = self.config
         start_step = self.restore()
         warmup = c.warmup_steps
-        self._log(f"training {c.model.ablation} ({c.sticker_encoder} encoder): "
-                  f"{warmup} warm-up + {self.joint_steps} joint steps, "
-                  f"{self.steps_per_epoch} steps per epoch, batch {c.batch_size}")
+        self._log(
+            f"training {c.model.ablation} ({c.sticker_encoder} encoder): "
+            f"{warmup} warm-up + {self.joint_steps} joint steps, "
+            f"{self.steps_per_epoch} steps per epoch, batch {c.batch_size}"
+        )
         data_seed = c.seed + 7919 * start_step
         step = start_step
         fresh = start_step <= warmup  # BN statistics not yet final in a checkpoint
@@ -371,7 +440,8 @@ class Trainer:
                 # Without a warm-up (no_classify, --emoji_warmup_steps=0) the
                 # lower blocks were never calibrated nor cached.
                 self.frozen_features = self._encode_bank_upper(
-                    calibrate=fresh, calibrate_lower=fresh and warmup == 0)
+                    calibrate=fresh, calibrate_lower=fresh and warmup == 0
+                )
             else:
                 if fresh and self._needs_calibration():
                     self.calibrate_batch_norm()
@@ -383,8 +453,12 @@ class Trainer:
             step = self._run_joint(step, data_seed)
         metrics = self.validate(step, write=True)
         self._save(force=True)
-        summary = {"step": step, "val": metrics, "best_val_MAP": float(self.best_map.numpy()),
-                   "config": c.to_dict()}
+        summary = {
+            "step": step,
+            "val": metrics,
+            "best_val_MAP": float(self.best_map.numpy()),
+            "config": c.to_dict(),
+        }
         if self.chief:
             _write_json_atomic(os.path.join(c.model_dir, "train_summary.json"), summary)
         return summary
@@ -404,14 +478,17 @@ class Trainer:
         from srs_tf.training import upper_blocks
 
         layers = upper_blocks.batch_norm_layers(self.inception.backbone)
-        rows = upper_blocks.calibration_batches(len(self.bank), batch_size, num_batches,
-                                                self.config.seed)
+        rows = upper_blocks.calibration_batches(
+            len(self.bank), batch_size, num_batches, self.config.seed
+        )
         start = time.time()
         n = upper_blocks.calibrate_batch_norm(
-            layers, lambda r: self.inception(tf.constant(self.bank.images[r]), training=True),
-            rows)
-        self._log(f"calibrated {len(layers)} batch-norm layers on {n} batches of "
-                  f"{batch_size} bank stickers ({time.time() - start:.0f}s)")
+            layers, lambda r: self.inception(tf.constant(self.bank.images[r]), training=True), rows
+        )
+        self._log(
+            f"calibrated {len(layers)} batch-norm layers on {n} batches of "
+            f"{batch_size} bank stickers ({time.time() - start:.0f}s)"
+        )
 
     def upper_parts(self):
         """(lower, upper) Keras models of the `upper` mode, built once."""
@@ -427,13 +504,18 @@ class Trainer:
         if calibrate and self._needs_calibration():
             self.calibrate_batch_norm()
         lower, _ = self.upper_parts()
-        expected = {"upper_from": self.config.upper_from, "rows": len(self.bank),
-                    "lower_weights": upper_blocks.weights_fingerprint(lower.variables)}
+        expected = {
+            "upper_from": self.config.upper_from,
+            "rows": len(self.bank),
+            "lower_weights": upper_blocks.weights_fingerprint(lower.variables),
+        }
         cache = upper_blocks.LowerCache(self.save_dir)
         activations = cache.load(expected)
         if activations is None:
-            self._log(f"caching the lower Inception blocks (up to {self.config.upper_from}) "
-                      f"for {len(self.bank)} stickers")
+            self._log(
+                f"caching the lower Inception blocks (up to {self.config.upper_from}) "
+                f"for {len(self.bank)} stickers"
+            )
             activations = cache.build(lower, self.bank.images, expected, log=self._log)
         else:
             self._log(f"reusing the lower-block cache {cache.path}")
@@ -462,8 +544,10 @@ class Trainer:
         activations = self.lower_cache(calibrate=step == 0)
         known = np.flatnonzero(np.asarray(self.bank.emoji_id) >= 2)
         if known.size == 0:
-            raise ValueError(f"{c.data_dir}: no sticker in the bank has a known emoji; "
-                             "train with --ablation=no_classify or --emoji_warmup_steps=0")
+            raise ValueError(
+                f"{c.data_dir}: no sticker in the bank has a known emoji; "
+                "train with --ablation=no_classify or --emoji_warmup_steps=0"
+            )
         emoji_ids = np.asarray(self.bank.emoji_id, dtype=np.int32)
         rng = np.random.default_rng(seed)
         size = c.warmup_batch_size
@@ -471,14 +555,22 @@ class Trainer:
         def batches():
             while True:
                 idx = np.sort(rng.choice(known, size=size, replace=known.size < size))
-                yield (tf.constant(np.asarray(activations[idx], dtype=np.float32)),
-                       tf.constant(emoji_ids[idx]))
+                yield (
+                    tf.constant(np.asarray(activations[idx], dtype=np.float32)),
+                    tf.constant(emoji_ids[idx]),
+                )
 
-        return self._warmup_loop(step, warmup, "emoji warm-up (upper blocks)", batches(),
-                                 tf.function(self._upper_warmup_step))
+        return self._warmup_loop(
+            step,
+            warmup,
+            "emoji warm-up (upper blocks)",
+            batches(),
+            tf.function(self._upper_warmup_step),
+        )
 
-    def _encode_bank_upper(self, calibrate: bool, calibrate_lower: bool = False,
-                           batch_size: int = 256):
+    def _encode_bank_upper(
+        self, calibrate: bool, calibrate_lower: bool = False, batch_size: int = 256
+    ):
         """The bank through the trained upper blocks (after stage 1); with
         ``calibrate`` (random init) the upper BN statistics are first set on
         the cache, with ``calibrate_lower`` the whole backbone's before it."""
@@ -490,19 +582,25 @@ class Trainer:
             layers = upper_blocks.batch_norm_layers(upper)
             rows = upper_blocks.calibration_batches(len(self.bank), 256, 8, self.config.seed)
             upper_blocks.calibrate_batch_norm(
-                layers, lambda r: upper(tf.constant(np.asarray(activations[r], np.float32)),
-                                        training=True), rows)
+                layers,
+                lambda r: upper(tf.constant(np.asarray(activations[r], np.float32)), training=True),
+                rows,
+            )
             self._log(f"calibrated the {len(layers)} batch-norm layers of the upper blocks")
         self._log("encoding the sticker bank through the trained upper blocks")
         encode = tf.function(lambda a: upper(a, training=False)[:2])
         regions, flats = [], []
         for start in range(0, len(self.bank), batch_size):
-            r, f = encode(tf.constant(np.asarray(activations[start:start + batch_size], np.float32)))
+            r, f = encode(
+                tf.constant(np.asarray(activations[start : start + batch_size], np.float32))
+            )
             regions.append(r.numpy().astype(np.float16))
             flats.append(f.numpy().astype(np.float16))
         dtype = keras.mixed_precision.global_policy().compute_dtype
-        return (tf.constant(np.concatenate(regions), dtype=dtype),
-                tf.constant(np.concatenate(flats), dtype=dtype))
+        return (
+            tf.constant(np.concatenate(regions), dtype=dtype),
+            tf.constant(np.concatenate(flats), dtype=dtype),
+        )
 
     def _check_finite(self, step: int, **losses) -> None:
         for name, value in losses.items():
@@ -510,26 +608,31 @@ class Trainer:
                 self._save_failed_marker(step, name, value)
                 raise TrainingDiverged(
                     f"{name} is {value} at step {step}: training stopped. The last good checkpoint "
-                    f"is {self.manager.latest_checkpoint}; lower --learning_rate or try --seed.")
+                    f"is {self.manager.latest_checkpoint}; lower --learning_rate or try --seed."
+                )
 
     def _save_failed_marker(self, step, name, value):
         if self.chief:
-            _write_json_atomic(os.path.join(self.config.model_dir, "diverged.json"),
-                               {"step": int(step), "loss": name, "value": str(value)})
+            _write_json_atomic(
+                os.path.join(self.config.model_dir, "diverged.json"),
+                {"step": int(step), "loss": name, "value": str(value)},
+            )
 
     def _save(self, force: bool = False) -> None:
         self.manager.save(checkpoint_number=int(self.step.numpy()), check_interval=not force)
 
     def _run_warmup(self, step: int, warmup: int, seed: int) -> int:
         batches = self._warmup_batches(seed)
-        return self._warmup_loop(step, warmup, "emoji warm-up", batches,
-                                 tf.function(self._warmup_step))
+        return self._warmup_loop(
+            step, warmup, "emoji warm-up", batches, tf.function(self._warmup_step)
+        )
 
     def _warmup_loop(self, step: int, warmup: int, label: str, batches, step_fn) -> int:
         """Stage 1 up to step ``warmup``: ``step_fn(*next(batches))`` returns L_s."""
         c = self.config
-        progress = Progress(warmup, c.log_every, label, c.warmup_batch_size,
-                            self.verbose and self.chief, start=step)
+        progress = Progress(
+            warmup, c.log_every, label, c.warmup_batch_size, self.verbose and self.chief, start=step
+        )
         while step < warmup:
             loss = float(step_fn(*next(batches)))
             step += 1
@@ -551,8 +654,14 @@ class Trainer:
         batches = self._train_batches(seed)
         step_fn = tf.function(self._joint_step)
         eval_every = c.eval_every or self.steps_per_epoch
-        progress = Progress(self.joint_steps, c.log_every, "train", c.batch_size,
-                            self.verbose and self.chief, start=max(0, step - warmup))
+        progress = Progress(
+            self.joint_steps,
+            c.log_every,
+            "train",
+            c.batch_size,
+            self.verbose and self.chief,
+            start=max(0, step - warmup),
+        )
         while step < self.total_steps:
             l_r, l_s = step_fn(next(batches))
             l_r, l_s = float(l_r), float(l_s)
@@ -593,9 +702,18 @@ class Trainer:
         cached = self.frozen_features is not None
         # With cached features the images are only needed for the heat-maps of
         # the first batch, so they are not gathered for every example.
-        ds = pipeline.make_dataset(self.config.data_dir, split, batch_size=batch_size, training=False,
-                                   seed=self.config.seed, with_images=not cached, repeat=False,
-                                   drop_remainder=False, bank=self.bank, meta=self.meta)
+        ds = pipeline.make_dataset(
+            self.config.data_dir,
+            split,
+            batch_size=batch_size,
+            training=False,
+            seed=self.config.seed,
+            with_images=not cached,
+            repeat=False,
+            drop_remainder=False,
+            bank=self.bank,
+            meta=self.meta,
+        )
         if max_examples:
             ds = ds.take(int(math.ceil(max_examples / batch_size)))
         infer = tf.function(lambda b: self.forward(b, training=False)[0], reduce_retracing=True)
@@ -608,21 +726,34 @@ class Trainer:
             turns.append(batch["num_turns"].numpy())
             ids.append(batch["candidate_ids"].numpy())
             if first is None:
-                images = (self.bank.gather(ids[-1]) if cached else batch["candidates"].numpy())
-                first = {"candidates": images, "label": labels[-1], "num_turns": turns[-1],
-                         "sticker_attention": out["sticker_attention"].numpy().astype(np.float32)}
-        return {"scores": np.concatenate(scores), "label": np.concatenate(labels),
-                "num_turns": np.concatenate(turns), "candidate_ids": np.concatenate(ids),
-                "first_batch": first}
+                images = self.bank.gather(ids[-1]) if cached else batch["candidates"].numpy()
+                first = {
+                    "candidates": images,
+                    "label": labels[-1],
+                    "num_turns": turns[-1],
+                    "sticker_attention": out["sticker_attention"].numpy().astype(np.float32),
+                }
+        return {
+            "scores": np.concatenate(scores),
+            "label": np.concatenate(labels),
+            "num_turns": np.concatenate(turns),
+            "candidate_ids": np.concatenate(ids),
+            "first_batch": first,
+        }
 
     def validate(self, step: int, write: bool = True) -> Dict:
         from srs_tf.evaluation.metrics import compute_metrics
 
         result = self.score("val", self.config.eval_examples)
         labels = np.eye(result["scores"].shape[1], dtype=np.int32)[result["label"]]
-        metrics = {k: float(v) for k, v in compute_metrics(result["scores"], labels).items()
-                   if np.isscalar(v)}
-        self._log(f"[validation] step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        metrics = {
+            k: float(v)
+            for k, v in compute_metrics(result["scores"], labels).items()
+            if np.isscalar(v)
+        }
+        self._log(
+            f"[validation] step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        )
         if write:
             with self.writer.as_default(step=step):
                 for k, v in metrics.items():
@@ -632,8 +763,10 @@ class Trainer:
                 self.best_map.assign(metrics["MAP"])
                 self.best_manager.save(checkpoint_number=step)
                 if self.chief:
-                    _write_json_atomic(os.path.join(self.config.model_dir, "best.json"),
-                                       {"step": int(step), "val": metrics})
+                    _write_json_atomic(
+                        os.path.join(self.config.model_dir, "best.json"),
+                        {"step": int(step), "val": metrics},
+                    )
         return metrics
 
 
@@ -643,7 +776,7 @@ def _channel_moments(features, chunk: int = 1024):
     depth = int(features.shape[-1])
     total, total_sq, count = np.zeros(depth), np.zeros(depth), 0
     for start in range(0, int(features.shape[0]), chunk):
-        block = np.asarray(features[start:start + chunk], dtype=np.float64).reshape(-1, depth)
+        block = np.asarray(features[start : start + chunk], dtype=np.float64).reshape(-1, depth)
         total += block.sum(0)
         total_sq += (block * block).sum(0)
         count += block.shape[0]
@@ -660,7 +793,9 @@ def _heatmap_summary(first_batch: Dict, max_outputs: int = 6) -> None:
     images = []
     for i in range(min(max_outputs, len(first_batch["label"]))):
         gt = int(first_batch["label"][i])
-        attention = mean_over_turns(first_batch["sticker_attention"][i, gt], first_batch["num_turns"][i])
+        attention = mean_over_turns(
+            first_batch["sticker_attention"][i, gt], first_batch["num_turns"][i]
+        )
         images.append(overlay_attention(first_batch["candidates"][i, gt], attention))
     tf.summary.image("sticker_attention", np.stack(images), max_outputs=max_outputs)
 

@@ -50,9 +50,11 @@ def batch_norm_layers(model: keras.Model) -> List[keras.layers.BatchNormalizatio
     return found
 
 
-def calibrate_batch_norm(layers: List[keras.layers.BatchNormalization],
-                         forward: Callable[[np.ndarray], object],
-                         batches: Iterable[np.ndarray]) -> int:
+def calibrate_batch_norm(
+    layers: List[keras.layers.BatchNormalization],
+    forward: Callable[[np.ndarray], object],
+    batches: Iterable[np.ndarray],
+) -> int:
     """Sets the moving statistics of ``layers`` to the mean of their batch statistics.
 
     ``forward(batch)`` must run the network containing ``layers`` in training
@@ -81,7 +83,7 @@ def calibration_batches(num_rows: int, batch_size: int, num_batches: int, seed: 
     order = rng.permutation(num_rows)
     batches = []
     for i in range(num_batches):
-        rows = order[i * batch_size:(i + 1) * batch_size]
+        rows = order[i * batch_size : (i + 1) * batch_size]
         if rows.size < max(2, batch_size // 2):
             break
         batches.append(np.sort(rows))
@@ -119,8 +121,14 @@ class LowerCache:
                 return None
         return np.load(self.path, mmap_mode="r")
 
-    def build(self, lower: keras.Model, images: np.ndarray, expected: dict,
-              batch_size: int = 64, log: Callable[[str], None] = print) -> np.ndarray:
+    def build(
+        self,
+        lower: keras.Model,
+        images: np.ndarray,
+        expected: dict,
+        batch_size: int = 64,
+        log: Callable[[str], None] = print,
+    ) -> np.ndarray:
         """Runs ``lower`` (inference mode) over ``images`` and stores the result."""
         os.makedirs(self.dir, exist_ok=True)
         n = int(images.shape[0])
@@ -130,12 +138,14 @@ class LowerCache:
         encode = tf.function(lambda x: lower(x, training=False))
         start = time.time()
         for i in range(0, n, batch_size):
-            out[i:i + batch_size] = encode(tf.constant(images[i:i + batch_size])).numpy()
+            out[i : i + batch_size] = encode(tf.constant(images[i : i + batch_size])).numpy()
             done = min(i + batch_size, n)
             if (i // batch_size + 1) % 20 == 0 or done == n:
                 rate = done / max(time.time() - start, 1e-9)
-                log(f"[lower cache] {done}/{n} stickers {rate:.1f} stickers/s "
-                    f"ETA {time.strftime('%H:%M:%S', time.gmtime((n - done) / max(rate, 1e-9)))}")
+                log(
+                    f"[lower cache] {done}/{n} stickers {rate:.1f} stickers/s "
+                    f"ETA {time.strftime('%H:%M:%S', time.gmtime((n - done) / max(rate, 1e-9)))}"
+                )
         out.flush()
         del out
         os.replace(tmp, self.path)

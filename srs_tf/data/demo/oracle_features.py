@@ -26,16 +26,27 @@ def depicted_emoji(data_dir: str) -> Dict[Tuple[str, str], str]:
     """``(sticker_set_id, sticker_id)`` (strings) -> the emoji the picture shows."""
     path = os.path.join(data_dir, "demo_sets.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: oracle features need a demo build "
-                                "(bin/make_demo_data), not the StickerChat release")
+        raise FileNotFoundError(
+            f"{path} not found: oracle features need a demo build "
+            "(bin/make_demo_data), not the StickerChat release"
+        )
     with open(path, encoding="utf-8") as f:
         sets = json.load(f)["sets"]
-    return {(str(s["sticker_set_id"]), str(st["sticker_id"])): st["depicts"]
-            for s in sets for st in s["stickers"]}
+    return {
+        (str(s["sticker_set_id"]), str(st["sticker_id"])): st["depicts"]
+        for s in sets
+        for st in s["stickers"]
+    }
 
 
-def oracle_sticker_features(data_dir: str, bank, num_regions: int = 36, seed: int = 0,
-                            emoji_region_fraction: float = 0.3, noise: float = 0.5):
+def oracle_sticker_features(
+    data_dir: str,
+    bank,
+    num_regions: int = 36,
+    seed: int = 0,
+    emoji_region_fraction: float = 0.3,
+    noise: float = 0.5,
+):
     """Oracle ``(regions [N, R, 768], flat [N, 2048])`` float16 for ``bank``'s rows.
 
     * flat: the depicted emoji's direction plus Gaussian noise (std ``noise``);
@@ -63,8 +74,10 @@ def oracle_sticker_features(data_dir: str, bank, num_regions: int = 36, seed: in
     for row in range(n):
         key = (str(bank.sticker_set_id[row]), str(bank.sticker_id[row]))
         if key not in depicts:
-            raise KeyError(f"sticker {key[1]} of set {key[0]} is not in {data_dir}/demo_sets.json; "
-                           "was the TFREC made from this demo build?")
+            raise KeyError(
+                f"sticker {key[1]} of set {key[0]} is not in {data_dir}/demo_sets.json; "
+                "was the TFREC made from this demo build?"
+            )
         e = depicts[key]
         flat[row] = flat_dir[e] + noise * rng.standard_normal(FLAT_DIM)
         drawn = rng.random((num_regions, 1)) < emoji_region_fraction
