@@ -19,6 +19,8 @@ demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash experiments/demo.sh $(DEMO_DIR)
 
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -n 2 tests
 
 clean-demo:

@@ -7,7 +7,10 @@ from setuptools import find_packages, setup
 setup(
     name="srs_tf",
     version="0.1.0",
-    description="Sticker Response Selector (Learning to Respond with Stickers, WWW 2020) in TensorFlow/Keras",
+    description=(
+        "Sticker Response Selector (Learning to Respond with Stickers, WWW 2020) "
+        "in TensorFlow/Keras"
+    ),
     python_requires=">=3.11",
     packages=find_packages(include=["srs_tf", "srs_tf.*"]),
     scripts=sorted(glob.glob("bin/*")),
@@ -24,5 +27,5 @@ setup(
         "resvg-py",
         "emoji",
     ],
-    extras_require={"test": ["pytest", "pytest-xdist"]},
+    extras_require={"test": ["pytest", "pytest-xdist", "ruff==0.17.6"]},
 )

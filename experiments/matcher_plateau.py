@@ -82,16 +82,15 @@ def gradient_norms(trainer, batch):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    import numpy as np
     import tensorflow as tf
 
     from srs_tf import atomic
-    from srs_tf.data import pipeline
     from srs_tf.config import SRSConfig
+    from srs_tf.data import pipeline
     from srs_tf.data.demo.oracle_features import oracle_sticker_features
+    from srs_tf.evaluation.metrics import compute_metrics
     from srs_tf.model.sticker_encoder import num_regions
     from srs_tf.training.config import TrainConfig
-    from srs_tf.evaluation.metrics import compute_metrics
     from srs_tf.training.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as run_dir:

@@ -48,10 +48,10 @@ def main(argv):
     from srs_tf.config import SRSConfig
     from srs_tf.data import pipeline
     from srs_tf.data.demo.oracle_features import oracle_sticker_features
-    from srs_tf.model.sticker_encoder import num_regions
-    from srs_tf.training.config import TrainConfig
     from srs_tf.evaluation import paper_table
     from srs_tf.evaluation.metrics import compute_metrics
+    from srs_tf.model.sticker_encoder import num_regions
+    from srs_tf.training.config import TrainConfig
     from srs_tf.training.trainer import Trainer
 
     try:

@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict
+from typing import Any
 
 ABLATIONS = ("none", "no_pretrain", "no_classify", "no_din", "no_fr")
 
@@ -79,11 +79,11 @@ class SRSConfig:
         """True when the sticker encoder starts from pretrained weights."""
         return self.ablation != "no_pretrain" and self.inception_weights not in ("", "none", None)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "SRSConfig":
+    def from_dict(cls, values: dict[str, Any]) -> SRSConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -94,5 +94,5 @@ class SRSConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "SRSConfig":
+    def from_json(cls, text: str) -> SRSConfig:
         return cls.from_dict(json.loads(text))

@@ -7,7 +7,7 @@ Pure numpy/PIL helpers shared by TensorBoard summaries (`bin/train`) and
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

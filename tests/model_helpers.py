@@ -13,7 +13,7 @@ def calibrated_model(config, seed=0):
     keras.utils.set_random_seed(seed)
     model = build_srs(config)
     encoder = model.get_layer("sticker_encoder")
-    norms = [l for l in encoder._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    norms = [x for x in encoder._flatten_layers() if isinstance(x, keras.layers.BatchNormalization)]
     for layer in norms:
         layer.momentum = 0.0
     images = np.random.default_rng(seed).integers(0, 256, (8, 128, 128, 3), dtype=np.uint8)

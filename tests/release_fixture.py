@@ -32,7 +32,7 @@ import collections
 import dataclasses
 import json
 import os
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -91,17 +91,17 @@ OOV_WORDS = ("未知词", "生僻")
 class FixtureInfo:
     data_dir: str
     # set id -> sticker ids (mapping order) that a correct reader keeps
-    good_stickers: Dict[str, List[str]]
+    good_stickers: dict[str, list[str]]
     # set id -> all mapping entries (sticker id -> emoji)
-    mapping: Dict[str, Dict[str, str]]
+    mapping: dict[str, dict[str, str]]
     # split -> list of (line_no, json object) of the lines that must be written
-    valid: Dict[str, List[tuple]]
+    valid: dict[str, list[tuple]]
     # split -> number of lines in the file
-    num_lines: Dict[str, int]
-    expected_skips: Dict[str, Dict[str, int]]
-    expected_bank_skips: Dict[str, int]
+    num_lines: dict[str, int]
+    expected_skips: dict[str, dict[str, int]]
+    expected_bank_skips: dict[str, int]
     # split -> examples kept with an unknown emoji
-    unknown_emoji_examples: Dict[str, int]
+    unknown_emoji_examples: dict[str, int]
     words: Sequence[str] = WORDS
 
     def sticker_file(self, set_id: str, sticker_id: str) -> str:
@@ -136,7 +136,7 @@ def _write_npy(path: str, array: np.ndarray) -> None:
     np.save(path, array, allow_pickle=False)
 
 
-def _write_mapping(set_dir: str, entries: Dict[str, str]) -> None:
+def _write_mapping(set_dir: str, entries: dict[str, str]) -> None:
     os.makedirs(set_dir, exist_ok=True)
     with open(os.path.join(set_dir, "emoji_mapping.txt"), "w", encoding="utf-8") as f:
         for sid, emo in entries.items():
@@ -179,8 +179,8 @@ def write_release(
             f.write(f"{e} {50 - i}\n" if vocab_columns == 2 else f"{e}\n")
 
     kinds = IMAGE_KINDS if image_kinds == "mixed" else (image_kinds,)
-    good: Dict[str, List[str]] = {}
-    mapping: Dict[str, Dict[str, str]] = {}
+    good: dict[str, list[str]] = {}
+    mapping: dict[str, dict[str, str]] = {}
     counter = [0]
 
     def new_sticker_id() -> str:
@@ -205,7 +205,7 @@ def write_release(
 
     expected_bank = collections.Counter()
     first_set = set_ids[0]
-    special: Dict[str, tuple] = {}  # injection -> (set id, sticker id) used by its line
+    special: dict[str, tuple] = {}  # injection -> (set id, sticker id) used by its line
     if "small_sticker_set" in inject:
         small = str(base_set + 17 * num_sets + 3)
         make_set(small, 5)
@@ -255,7 +255,7 @@ def write_release(
         pool = WORDS + OOV_WORDS
         return " ".join(pool[int(rng.integers(len(pool)))] for _ in range(n))
 
-    def make_obj(set_id: str, sticker_id: str, turns: Optional[List[str]] = None) -> dict:
+    def make_obj(set_id: str, sticker_id: str, turns: list[str] | None = None) -> dict:
         if turns is None:
             n = int(rng.integers(1, max_turns + 1))
             turns = [text_line() for _ in range(n)]
@@ -289,16 +289,16 @@ def write_release(
         ids = [s for s in ids if (set_id, s) != special.get("unknown_emoji")]
         return make_obj(set_id, ids[int(rng.integers(len(ids)))])
 
-    valid: Dict[str, List[tuple]] = {}
-    num_lines: Dict[str, int] = {}
-    expected: Dict[str, Dict[str, int]] = {}
-    unknown_emoji_examples: Dict[str, int] = {}
+    valid: dict[str, list[tuple]] = {}
+    num_lines: dict[str, int] = {}
+    expected: dict[str, dict[str, int]] = {}
+    unknown_emoji_examples: dict[str, int] = {}
     for split, n in (("train", num_train), ("val", num_val), ("test", num_test)):
-        lines: List[tuple] = [("ok", random_valid()) for _ in range(n)]
+        lines: list[tuple] = [("ok", random_valid()) for _ in range(n)]
         exp = collections.Counter()
         unk = 0
         if split == "train":
-            bad: List[tuple] = []
+            bad: list[tuple] = []
             for name in inject:
                 if name == "malformed_json":
                     bad.append(("bad", '{"context": [{"text": "a b"}], "current": {'))

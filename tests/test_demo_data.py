@@ -354,7 +354,7 @@ def test_cue_words_relate_to_ground_truth(data):
             while lexicon.group_of(other).name == lexicon.group_of(gt).name:
                 other = pool[int(rng.integers(len(pool)))]
 
-            def cued(e):
+            def cued(e, texts=texts):
                 return any(
                     lexicon.contains_phrase(t, p) for t in texts for p in lexicon.cue_phrases(e)
                 )
@@ -417,6 +417,7 @@ def test_config_validation(bad, tmp_path):
 
 def test_contact_sheet(data, tmp_path):
     from PIL import Image
+
     from srs_tf.data.demo.contact_sheet import contact_sheet
 
     out = contact_sheet(data, str(tmp_path / "sheet.png"), num_sets=4, per_set=5)

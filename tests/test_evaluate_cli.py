@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 
 import srs_tf.training
-from srs_tf.evaluation import evaluation_report
-from srs_tf.evaluation import metrics
-from srs_tf.evaluation import scores_file
+from srs_tf.evaluation import evaluation_report, metrics, scores_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVALUATE = os.path.join(REPO, "bin", "evaluate")
@@ -56,7 +54,7 @@ def two_systems(tmp_path):
 
 
 def test_example_lines_helper():
-    scores = np.array([float(l.split("\t")[0]) for l in example_lines(3, 2)])
+    scores = np.array([float(line.split("\t")[0]) for line in example_lines(3, 2)])
     assert metrics.ground_truth_rank(scores[None], [3]).tolist() == [2]
 
 

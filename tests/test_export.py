@@ -11,14 +11,13 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_helpers import calibrated_model
 
 from srs_tf.config import SRSConfig
 from srs_tf.data.release import encode_context
 from srs_tf.data.vocab import Vocab
 from srs_tf.serving import export as export_lib
 from srs_tf.training.config import TrainConfig
-
-from model_helpers import calibrated_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT = os.path.join(REPO, "bin", "export")

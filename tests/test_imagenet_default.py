@@ -17,8 +17,8 @@ import time
 import urllib.error
 
 import pytest
-
 from conftest import REPO
+
 from srs_tf.config import SRSConfig
 from srs_tf.model import imagenet
 from srs_tf.training.config import TrainConfig

@@ -9,10 +9,10 @@ import csv
 import os
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
 from srs_tf.model import inception_weights as iw
 
@@ -144,7 +144,7 @@ def test_slim_checkpoint(backbone, slim_ckpt, slim_values, capsys):
     assert "ignored 14 other" in out  # 12 (aux) logits + global_step + Adam slot
 
     v = slim_values
-    first = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)][0]
+    first = [x for x in backbone.layers if isinstance(x, keras.layers.Conv2D)][0]
     assert _producer(first.input) is backbone.layers[0]
     np.testing.assert_array_equal(first.kernel.numpy(), v["InceptionV3/Conv2d_1a_3x3/weights"])
 
@@ -317,8 +317,8 @@ def test_foreign_or_mixed_checkpoints(backbone, tmp_path):
 
 
 def test_keras_h5_round_trip(backbone, tmp_path, capsys):
-    from keras.src.legacy.saving import legacy_h5_format
     import h5py
+    from keras.src.legacy.saving import legacy_h5_format
 
     src = keras.applications.InceptionV3(
         include_top=False, weights=None, input_shape=(SIZE, SIZE, 3)

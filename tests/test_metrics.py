@@ -6,10 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from srs_tf.evaluation import analysis
-from srs_tf.evaluation import metrics
-from srs_tf.evaluation import scores_file
-from srs_tf.evaluation import significance
+from srs_tf.evaluation import analysis, metrics, scores_file, significance
 
 
 def one_positive(position, list_size=10):

@@ -13,7 +13,6 @@ from srs_tf.config import ABLATIONS, SRSConfig
 from srs_tf.model import (
     build_matcher,
     build_srs,
-    build_sticker_encoder,
     emoji_loss,
     hinge_loss,
     uses_emoji_loss,

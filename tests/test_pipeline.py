@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from release_fixture import write_release
+
 from srs_tf.data import bench, pipeline, tfrecords
 
 T, L = 5, 7

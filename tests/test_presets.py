@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
+
 from srs_tf.config import SRSConfig
 from srs_tf.training import presets
 from srs_tf.training.config import TrainConfig

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_helpers import calibrated_model
 from PIL import Image
 
 from srs_tf.config import SRSConfig
@@ -15,8 +16,6 @@ from srs_tf.data.segment import segment_to_text
 from srs_tf.serving import bench
 from srs_tf.serving import recommend as rec
 from srs_tf.serving.export import export_saved_model
-
-from model_helpers import calibrated_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECOMMEND = os.path.join(REPO, "bin", "recommend")
@@ -86,7 +85,7 @@ def run_recommend(*args):
 def parse_rows(stdout):
     rows = []
     lines = stdout.splitlines()
-    start = next(i for i, l in enumerate(lines) if l.split()[:3] == ["rank", "score", "sticker"])
+    start = next(i for i, x in enumerate(lines) if x.split()[:3] == ["rank", "score", "sticker"])
     for line in lines[start + 1 :]:
         parts = line.split()
         if not parts or not parts[0].isdigit():

@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 import pytest
-
 from release_fixture import INJECTION_REASON, INJECTIONS, write_release
+
 from srs_tf.data import release
 from srs_tf.data.report import Counts
 from srs_tf.data.stickers import StickerError, load_sticker, normalize_sticker
@@ -113,7 +113,7 @@ def test_encode_context_layout_oldest_first_left_aligned():
         release.encode_context(["", "  "], vocab, 3, 2)
 
 
-# ----------------------------------------------------------------------------- sticker normalisation
+# ------------------------------------------------------------------ sticker normalisation
 
 
 def test_uint8_rgb_is_unchanged():
@@ -211,7 +211,7 @@ def test_load_sticker_reasons(tmp_path):
     assert e.value.reason == "unreadable_sticker_file"
 
 
-# ----------------------------------------------------------------------------- the release directory
+# ------------------------------------------------------------------ the release directory
 
 
 def test_missing_directory_and_files_are_clear_errors(tmp_path):

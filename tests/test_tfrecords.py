@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from release_fixture import EMOJIS, INJECTIONS, WORDS, write_release
+
 from srs_tf.data import pipeline, tfrecords
 from srs_tf.data.release import DataError
 from srs_tf.data.stickers import normalize_sticker

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO
 
 PY = sys.executable
@@ -130,6 +129,7 @@ def test_no_classify_skips_warmup_and_emoji_loss(demo_tfrec, tmp_path):
 
 def test_nan_loss_stops_with_a_clear_message(demo_tfrec, tmp_path, monkeypatch):
     import tensorflow as tf
+
     from srs_tf.model import losses
     from srs_tf.training.trainer import Trainer, TrainingDiverged
 

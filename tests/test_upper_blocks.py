@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pytest
-
 from test_training import _config, _weights
 
 

@@ -12,7 +12,6 @@ import dataclasses
 import resource
 import sys
 import time
-from typing import Dict
 
 
 @dataclasses.dataclass
@@ -46,11 +45,11 @@ def peak_rss_mb() -> float:
     return rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
 
 
-def current_rss_mb() -> Dict[str, float]:
+def current_rss_mb() -> dict[str, float]:
     """Current anonymous and file-backed resident memory in MiB (Linux
     ``/proc/self/status``; empty elsewhere). File-backed includes the pages
     of the memory-mapped sticker bank, which the kernel can drop at will."""
-    out: Dict[str, float] = {}
+    out: dict[str, float] = {}
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
@@ -62,7 +61,7 @@ def current_rss_mb() -> Dict[str, float]:
     return out
 
 
-def run_input_benchmark(config: InputBenchConfig) -> Dict:
+def run_input_benchmark(config: InputBenchConfig) -> dict:
     """Returns ``{"examples_per_sec", "peak_rss_mb", "batches", "batch_size",
     "seconds", "with_images"}`` plus, on Linux, ``anon_rss_mb`` and
     ``file_rss_mb`` at the end of the run."""

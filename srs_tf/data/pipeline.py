@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Dict, Optional
 
 import numpy as np
 
@@ -32,12 +31,12 @@ from srs_tf.data.tfrecords import BANK_DIR, BANK_IMAGES, BANK_INDEX, META_FILE, 
 SHUFFLE_BUFFER = 10_000
 
 
-def load_meta(tfrec_dir: str) -> Dict:
+def load_meta(tfrec_dir: str) -> dict:
     """The ``meta.json`` of a TFREC directory (raises FileNotFoundError naming it)."""
     path = os.path.join(tfrec_dir, META_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"not a TFREC directory (no {META_FILE}): {path}")
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -113,7 +112,7 @@ def load_sticker_bank(tfrec_dir: str, mmap: bool = True) -> StickerBank:
     return bank
 
 
-def _shard_paths(tfrec_dir: str, meta: Dict, split: str):
+def _shard_paths(tfrec_dir: str, meta: dict, split: str):
     shards = meta.get("shards", {}).get(split)
     if not shards:
         raise ValueError(
@@ -131,16 +130,16 @@ def make_dataset(
     tfrec_dir: str,
     split: str,
     batch_size: int = 32,
-    training: Optional[bool] = None,
+    training: bool | None = None,
     seed: int = 0,
-    negatives: Optional[str] = None,
+    negatives: str | None = None,
     with_images: bool = True,
-    num_candidates: Optional[int] = None,
+    num_candidates: int | None = None,
     repeat: bool = False,
-    drop_remainder: Optional[bool] = None,
+    drop_remainder: bool | None = None,
     shuffle_buffer: int = SHUFFLE_BUFFER,
-    bank: Optional[StickerBank] = None,
-    meta: Optional[Dict] = None,
+    bank: StickerBank | None = None,
+    meta: dict | None = None,
 ):
     """A ``tf.data.Dataset`` of batch dicts (docs/CONTRACTS.md) for ``split``.
 

@@ -25,7 +25,7 @@ import decimal
 import json
 import os
 import re
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class SkipLine(Exception):
         self.reason = reason
 
 
-def parse_mapping_line(line: str) -> Optional[Tuple[str, str]]:
+def parse_mapping_line(line: str) -> tuple[str, str] | None:
     """One ``emoji_mapping.txt`` line -> ``(sticker_id, emoji)``, stripped;
     ``None`` for a blank line. Tab-separated as released; a space is accepted
     too. The caller validates the id."""
@@ -96,9 +96,9 @@ class Turn:
     """One context message. Ids are decimal strings or ``None``."""
 
     text: str
-    id: Optional[str] = None
-    from_id: Optional[str] = None
-    reply_to_msg_id: Optional[str] = None
+    id: str | None = None
+    from_id: str | None = None
+    reply_to_msg_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,13 +112,13 @@ class ReleaseExample:
     split: str
     line_no: int
     source: str
-    turns: Tuple[Turn, ...]
-    utterances: Tuple[Tuple[str, ...], ...]
+    turns: tuple[Turn, ...]
+    utterances: tuple[tuple[str, ...], ...]
     sticker_set_id: str
     sticker_id: str
-    sticker_alt: Optional[str] = None
-    from_id: Optional[str] = None
-    reply_to_msg_id: Optional[str] = None
+    sticker_alt: str | None = None
+    from_id: str | None = None
+    reply_to_msg_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,8 +127,8 @@ class StickerSetInfo:
 
     set_id: str
     path: str
-    sticker_ids: Tuple[str, ...]
-    emoji: Dict[str, str]
+    sticker_ids: tuple[str, ...]
+    emoji: dict[str, str]
 
     def __len__(self) -> int:
         return len(self.sticker_ids)
@@ -140,7 +140,7 @@ class StickerSetInfo:
 # ----------------------------------------------------------------------------- ids and lines
 
 
-def parse_id(value, field: str, required: bool = True) -> Optional[str]:
+def parse_id(value, field: str, required: bool = True) -> str | None:
     """Returns an integer id as its exact decimal string.
 
     Accepts JSON integers (Python ``int``, any size) and strings of digits.
@@ -202,8 +202,8 @@ def parse_line(
     if missing:
         raise SkipLine(SKIP_MISSING_KEYS, f"missing key(s): {', '.join(missing)}")
 
-    turns: List[Turn] = []
-    utterances: List[Tuple[str, ...]] = []
+    turns: list[Turn] = []
+    utterances: list[tuple[str, ...]] = []
     for i, msg in enumerate(context):
         if not isinstance(msg, dict):
             raise SkipLine(SKIP_BAD_FIELD, f"context[{i}] must be an object")
@@ -255,8 +255,8 @@ def parse_line(
 
 
 def select_utterances(
-    utterances: Sequence[Union[str, Sequence[str]]], context_len: int, max_words: int
-) -> List[List[str]]:
+    utterances: Sequence[str | Sequence[str]], context_len: int, max_words: int
+) -> list[list[str]]:
     """The last ``context_len`` non-empty utterances (oldest first), each cut to
     its first ``max_words`` words. A ``str`` utterance is split on whitespace;
     whitespace-only or empty utterances are dropped before counting."""
@@ -271,8 +271,8 @@ def select_utterances(
 
 
 def encode_context(
-    utterances: Sequence[Union[str, Sequence[str]]], vocab: Vocab, context_len: int, max_words: int
-) -> Tuple[np.ndarray, int]:
+    utterances: Sequence[str | Sequence[str]], vocab: Vocab, context_len: int, max_words: int
+) -> tuple[np.ndarray, int]:
     """Lays out a context as docs/CONTRACTS.md fixes it.
 
     Returns ``(context_ids, num_turns)``: int32 ``[context_len, max_words]``
@@ -291,7 +291,7 @@ def encode_context(
     return ids, len(kept)
 
 
-def emoji_to_id(emoji_vocab: Vocab, emoji: Optional[str]) -> int:
+def emoji_to_id(emoji_vocab: Vocab, emoji: str | None) -> int:
     """Emoji-vocab id of ``emoji`` (``UNK_ID`` when unknown or empty). An emoji
     that differs from a vocabulary entry only by the variation selector
     U+FE0F matches that entry."""
@@ -335,7 +335,7 @@ class Release:
             self.emoji_vocab = Vocab.load(os.path.join(self.data_dir, EMOJI_VOCAB_FILE))
         except VocabError as e:
             raise DataError(str(e)) from None
-        self._sets: Optional[Dict[str, StickerSetInfo]] = None
+        self._sets: dict[str, StickerSetInfo] | None = None
 
     def split_path(self, split: str) -> str:
         return os.path.join(self.data_dir, SPLIT_FILES[split])
@@ -345,7 +345,7 @@ class Release:
 
     # -- sticker catalogue
 
-    def sticker_sets(self, counts: Optional[Counts] = None) -> Dict[str, StickerSetInfo]:
+    def sticker_sets(self, counts: Counts | None = None) -> dict[str, StickerSetInfo]:
         """All sets with an ``emoji_mapping.txt``, sorted by set id (numerically).
 
         The first call scans the directory and counts problems into ``counts``
@@ -355,7 +355,7 @@ class Release:
         if self._sets is not None:
             return self._sets
         counts = counts if counts is not None else Counts()
-        found: Dict[str, StickerSetInfo] = {}
+        found: dict[str, StickerSetInfo] = {}
         for name in sorted(os.listdir(self.sticker_root), key=_set_sort_key):
             path = os.path.join(self.sticker_root, name)
             if not os.path.isdir(path):
@@ -370,10 +370,10 @@ class Release:
 
     @staticmethod
     def _read_mapping(set_id: str, path: str, mapping: str, counts: Counts) -> StickerSetInfo:
-        ids: List[str] = []
-        emoji: Dict[str, str] = {}
+        ids: list[str] = []
+        emoji: dict[str, str] = {}
         where_prefix = f"{STICKER_DIR}/{set_id}/{EMOJI_MAPPING_FILE}"
-        with open(mapping, "r", encoding="utf-8-sig", errors="replace") as f:
+        with open(mapping, encoding="utf-8-sig", errors="replace") as f:
             for line_no, line in enumerate(f, start=1):
                 parsed = parse_mapping_line(line)
                 if parsed is None:
@@ -397,9 +397,7 @@ class Release:
 
     # -- examples
 
-    def iter_examples(
-        self, split: str, counts: Optional[Counts] = None
-    ) -> Iterator[ReleaseExample]:
+    def iter_examples(self, split: str, counts: Counts | None = None) -> Iterator[ReleaseExample]:
         """Yields the parseable lines of ``split``; every line increments
         ``counts.read`` and every bad one is a counted skip. Sticker checks
         (set known, sticker in set, file readable) are left to the caller,
@@ -423,7 +421,7 @@ class Release:
                 except SkipLine as skip:
                     counts.skip(skip.reason, where)
 
-    def check_sticker(self, example: ReleaseExample) -> Optional[str]:
+    def check_sticker(self, example: ReleaseExample) -> str | None:
         """The skip reason when the ground-truth sticker's set is unknown or does
         not list the sticker, else ``None``."""
         sets = self.sticker_sets()

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import time
-from typing import Dict, List, Optional, TextIO
+from typing import TextIO
 
 MAX_EXAMPLES_PER_REASON = 5
 
@@ -30,11 +30,11 @@ class Counts:
     def __init__(self):
         self.read = 0
         self.written = 0
-        self.skipped: Dict[str, int] = collections.Counter()
-        self.counted: Dict[str, int] = collections.Counter()
-        self.skip_examples: Dict[str, List[str]] = collections.defaultdict(list)
+        self.skipped: dict[str, int] = collections.Counter()
+        self.counted: dict[str, int] = collections.Counter()
+        self.skip_examples: dict[str, list[str]] = collections.defaultdict(list)
 
-    def skip(self, reason: str, where: Optional[str] = None, n: int = 1) -> None:
+    def skip(self, reason: str, where: str | None = None, n: int = 1) -> None:
         self.skipped[reason] += n
         if where is not None and len(self.skip_examples[reason]) < MAX_EXAMPLES_PER_REASON:
             self.skip_examples[reason].append(where)
@@ -42,7 +42,7 @@ class Counts:
     def count(self, event: str, n: int = 1) -> None:
         self.counted[event] += n
 
-    def to_dict(self) -> Dict:
+    def to_dict(self) -> dict:
         return {
             "read": self.read,
             "written": self.written,
@@ -56,7 +56,7 @@ class Report:
     """The report of one ``make_tfrecords`` run: per split counts and the bank."""
 
     def __init__(self):
-        self.splits: Dict[str, Counts] = {}
+        self.splits: dict[str, Counts] = {}
         self.bank = Counts()
         self.bank_stickers = 0
         self.bank_sets = 0
@@ -66,7 +66,7 @@ class Report:
             self.splits[name] = Counts()
         return self.splits[name]
 
-    def to_dict(self) -> Dict:
+    def to_dict(self) -> dict:
         out = {name: counts.to_dict() for name, counts in self.splits.items()}
         bank = {"stickers": self.bank_stickers, "sets": self.bank_sets}
         bank.update({k: v for k, v in self.bank.to_dict().items() if k not in ("read", "written")})
@@ -107,9 +107,9 @@ class Progress:
     def __init__(
         self,
         label: str,
-        total: Optional[int] = None,
+        total: int | None = None,
         every_s: float = 5.0,
-        stream: Optional[TextIO] = None,
+        stream: TextIO | None = None,
         enabled: bool = True,
     ):
         self.label = label

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import List
 
 _lock = threading.Lock()
 _tokenizer = None
@@ -29,7 +28,7 @@ def _get_tokenizer():
     return _tokenizer
 
 
-def segment(text: str) -> List[str]:
+def segment(text: str) -> list[str]:
     """Splits raw text into words, e.g. ``"今天好开心"`` -> ``["今天", "好开心"]``.
 
     Whitespace separates words as well (it is never part of a word), so text
@@ -37,7 +36,7 @@ def segment(text: str) -> List[str]:
     """
     if not isinstance(text, str):
         raise TypeError(f"segment() expects a str, got {type(text).__name__}")
-    words: List[str] = []
+    words: list[str] = []
     chunks = text.split()
     if not chunks:
         return words

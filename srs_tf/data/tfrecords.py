@@ -2,7 +2,8 @@
 
 TFREC layout (docs/DATA.md, "TFREC layout")::
 
-    TFREC/meta.json            context_len, max_words, vocab sizes, num_candidates, seed, counts, shards
+    TFREC/meta.json            context_len, max_words, vocab sizes, num_candidates, seed,
+                               counts, shards
     TFREC/report.json          read / written / skipped-by-reason per split; the bank's counts
     TFREC/vocab  TFREC/emoji_vocab     copies of the release's files
     TFREC/bank/images.npy      uint8 [N, 128, 128, 3], each sticker once, sets contiguous
@@ -29,14 +30,14 @@ import io
 import json
 import os
 import shutil
-from typing import Dict, List, Sequence, Set, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
+from srs_tf import atomic
 from srs_tf.data import release as release_lib
 from srs_tf.data import stickers as stickers_lib
 from srs_tf.data.report import Counts, Progress, Report
-from srs_tf import atomic
 
 FORMAT_VERSION = 1
 NEGATIVES = ("random", "first")
@@ -84,7 +85,7 @@ class TFRecordsConfig:
     negatives: str = "random"
     num_shards: int = 4
     overwrite: bool = False
-    splits: Tuple[str, ...] = release_lib.SPLITS
+    splits: tuple[str, ...] = release_lib.SPLITS
     image_size: int = stickers_lib.IMAGE_SIZE
     workers: int = 4
     progress: bool = True
@@ -104,7 +105,7 @@ class TFRecordsConfig:
                 raise ValueError(f"unknown split {split!r}")
 
 
-def shard_names(split: str, num_shards: int) -> List[str]:
+def shard_names(split: str, num_shards: int) -> list[str]:
     return [f"{split}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
 
 
@@ -115,7 +116,7 @@ class _NpyAppender:
     """Writes a uint8 ``.npy`` array row block by row block without knowing its
     length in advance (the 128-byte header is written at ``close``)."""
 
-    def __init__(self, path: str, item_shape: Tuple[int, ...]):
+    def __init__(self, path: str, item_shape: tuple[int, ...]):
         self.path = path
         self.item_shape = tuple(item_shape)
         self.n = 0
@@ -143,18 +144,18 @@ class _NpyAppender:
 
 @dataclasses.dataclass
 class _BankIndex:
-    set_index: List[int] = dataclasses.field(default_factory=list)
-    emoji_id: List[int] = dataclasses.field(default_factory=list)
-    emoji: List[str] = dataclasses.field(default_factory=list)
-    sticker_set_id: List[str] = dataclasses.field(default_factory=list)
-    sticker_id: List[str] = dataclasses.field(default_factory=list)
-    set_ids: List[str] = dataclasses.field(default_factory=list)
-    set_start: List[int] = dataclasses.field(default_factory=list)
-    set_size: List[int] = dataclasses.field(default_factory=list)
+    set_index: list[int] = dataclasses.field(default_factory=list)
+    emoji_id: list[int] = dataclasses.field(default_factory=list)
+    emoji: list[str] = dataclasses.field(default_factory=list)
+    sticker_set_id: list[str] = dataclasses.field(default_factory=list)
+    sticker_id: list[str] = dataclasses.field(default_factory=list)
+    set_ids: list[str] = dataclasses.field(default_factory=list)
+    set_start: list[int] = dataclasses.field(default_factory=list)
+    set_size: list[int] = dataclasses.field(default_factory=list)
     # lookups for the example pass
-    row_of: Dict[Tuple[str, str], int] = dataclasses.field(default_factory=dict)
-    bad_sticker: Dict[Tuple[str, str], str] = dataclasses.field(default_factory=dict)
-    small_sets: Set[str] = dataclasses.field(default_factory=set)
+    row_of: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    bad_sticker: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    small_sets: set[str] = dataclasses.field(default_factory=set)
 
     def save(self, path: str) -> None:
         np.savez(
@@ -201,7 +202,7 @@ def _write_bank(
                 info = sets[set_id]
                 loaded = list(pool.map(load, [(set_id, sid) for sid in info.sticker_ids]))
                 progress.update(len(loaded))
-                good: List[Tuple[str, np.ndarray]] = []
+                good: list[tuple[str, np.ndarray]] = []
                 for sid, (image, error) in zip(info.sticker_ids, loaded):
                     if error is not None:
                         counts.skip(error.reason, f"{release_lib.STICKER_DIR}/{set_id}/{sid}.npy")
@@ -251,7 +252,7 @@ def fixed_candidates(
     num_candidates: int,
     rng: np.random.Generator,
     negatives: str,
-) -> Tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int]:
     """Candidate bank rows (gt + ``num_candidates-1`` same-set negatives, never
     the gt) and the gt position, drawn with ``rng``. ``negatives='first'`` takes
     the first other stickers of the set in bank (= mapping) order."""
@@ -306,7 +307,7 @@ def _write_split(
     out_dir: str,
     config: TFRecordsConfig,
     counts: Counts,
-) -> List[str]:
+) -> list[str]:
     import tensorflow as tf
 
     num_shards = config.num_shards if split == "train" else 1
@@ -371,7 +372,7 @@ def make_tfrecords(config: TFRecordsConfig) -> Report:
     sets = release.sticker_sets(report.bank)
 
     # Pass 1: which sets do the examples use? (Only those go into the bank.)
-    referenced: Set[str] = set()
+    referenced: set[str] = set()
     for split in config.splits:
         progress = Progress(f"{split}: scanning sticker sets", enabled=config.progress)
         for ex in release.iter_examples(split, None):

@@ -10,7 +10,8 @@ shift the ids of the other entries; a token listed twice keeps its first id.
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Iterator, Sequence
+
 from srs_tf import atomic
 
 PAD_TOKEN = "[PAD]"
@@ -24,7 +25,7 @@ class VocabError(ValueError):
     """A vocabulary file is missing or malformed (the message names file and line)."""
 
 
-def _parse_line(line: str, path: str, line_no: int) -> Optional[Tuple[str, Optional[int]]]:
+def _parse_line(line: str, path: str, line_no: int) -> tuple[str, int | None] | None:
     fields = line.split()
     if not fields:
         return None
@@ -47,17 +48,17 @@ def _parse_line(line: str, path: str, line_no: int) -> Optional[Tuple[str, Optio
 class Vocab:
     """A token <-> id mapping with ``[PAD]`` = 0 and ``[UNK]`` = 1."""
 
-    def __init__(self, tokens: Iterable[str] = (), counts: Optional[Dict[str, int]] = None):
-        self._id_to_token: List[str] = list(RESERVED_TOKENS)
-        self._token_to_id: Dict[str, int] = {t: i for i, t in enumerate(RESERVED_TOKENS)}
-        self._counts: Dict[str, int] = {}
+    def __init__(self, tokens: Iterable[str] = (), counts: dict[str, int] | None = None):
+        self._id_to_token: list[str] = list(RESERVED_TOKENS)
+        self._token_to_id: dict[str, int] = {t: i for i, t in enumerate(RESERVED_TOKENS)}
+        self._counts: dict[str, int] = {}
         for token in tokens:
             self.add(token)
         for token, count in (counts or {}).items():
             if token in self._token_to_id and count is not None:
                 self._counts[token] = int(count)
 
-    def add(self, token: str, count: Optional[int] = None) -> int:
+    def add(self, token: str, count: int | None = None) -> int:
         """Adds ``token`` if new and returns its id (existing tokens keep their id)."""
         if (
             not isinstance(token, str)
@@ -76,13 +77,13 @@ class Vocab:
         return self._token_to_id[token]
 
     @classmethod
-    def load(cls, path: str) -> "Vocab":
+    def load(cls, path: str) -> Vocab:
         """Reads a one- or two-column vocabulary file; errors name file and line."""
         if not os.path.isfile(path):
             raise VocabError(f"vocabulary file not found: {path}")
         vocab = cls()
         try:
-            with open(path, "r", encoding="utf-8-sig") as f:
+            with open(path, encoding="utf-8-sig") as f:
                 for line_no, line in enumerate(f, start=1):
                     parsed = _parse_line(line, path, line_no)
                     if parsed is not None:
@@ -116,11 +117,11 @@ class Vocab:
         return f"Vocab(size={len(self)})"
 
     @property
-    def tokens(self) -> List[str]:
+    def tokens(self) -> list[str]:
         """All tokens in id order, reserved ones included."""
         return list(self._id_to_token)
 
-    def count(self, token: str) -> Optional[int]:
+    def count(self, token: str) -> int | None:
         return self._counts.get(token)
 
     def token_to_id(self, token: str) -> int:
@@ -132,10 +133,10 @@ class Vocab:
             raise IndexError(f"id {token_id} is out of range for a vocabulary of size {len(self)}")
         return self._id_to_token[int(token_id)]
 
-    def encode(self, words: Sequence[str]) -> List[int]:
+    def encode(self, words: Sequence[str]) -> list[int]:
         """Maps words to ids (unknown words -> ``UNK_ID``)."""
         get = self._token_to_id.get
         return [get(w, UNK_ID) for w in words]
 
-    def decode(self, ids: Iterable[int]) -> List[str]:
+    def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.id_to_token(i) for i in ids]

@@ -1,1 +1,2 @@
-"""Evaluation: ranking metrics, significance tests, the RQ3/RQ5 analyses, scores files, the paper table and the report of `bin/evaluate`."""
+"""Evaluation: ranking metrics, significance tests, the RQ3/RQ5 analyses,
+scores files, the paper table and the report of `bin/evaluate`."""

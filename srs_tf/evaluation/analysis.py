@@ -22,7 +22,7 @@ per-channel RGB SSIM and follows the original SSIM definition on luminance.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -155,8 +155,8 @@ def ssim_per_example_from_bank(bank_images, candidate_ids, label, size: int = 12
 
 
 def _group_metrics(
-    per_example: Dict[str, np.ndarray], groups: np.ndarray, keys: Sequence, names: Sequence[str]
-) -> Dict[str, Dict]:
+    per_example: dict[str, np.ndarray], groups: np.ndarray, keys: Sequence, names: Sequence[str]
+) -> dict[str, dict]:
     out = {}
     for key, name in zip(keys, names):
         mask = groups == key
@@ -168,8 +168,8 @@ def _group_metrics(
 
 
 def metrics_by_turns(
-    scores, labels, num_turns, per_example: Optional[Dict[str, np.ndarray]] = None
-) -> Dict[str, Dict]:
+    scores, labels, num_turns, per_example: dict[str, np.ndarray] | None = None
+) -> dict[str, dict]:
     """RQ3: metrics per number of context turns.
 
     Args:
@@ -193,8 +193,8 @@ def metrics_by_turns(
 
 
 def metrics_by_ssim(
-    scores, labels, ssim, per_example: Optional[Dict[str, np.ndarray]] = None
-) -> Dict[str, Dict]:
+    scores, labels, ssim, per_example: dict[str, np.ndarray] | None = None
+) -> dict[str, dict]:
     """RQ5: metrics per SSIM bucket (all five buckets, empty ones included).
 
     Args:

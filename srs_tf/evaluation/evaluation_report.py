@@ -27,15 +27,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
-from srs_tf.evaluation import analysis
-from srs_tf.evaluation import metrics
-from srs_tf.evaluation import scores_file
-from srs_tf.evaluation import significance
 from srs_tf import atomic
+from srs_tf.evaluation import analysis, metrics, scores_file, significance
 
 
 def _as_pair(compare):
@@ -46,8 +43,8 @@ def _as_pair(compare):
 
 
 def report(
-    scores, labels, num_turns=None, ssim=None, compare=None, name: Optional[str] = None
-) -> Dict[str, Any]:
+    scores, labels, num_turns=None, ssim=None, compare=None, name: str | None = None
+) -> dict[str, Any]:
     """Metrics, optional paired t-tests and RQ3/RQ5 breakdowns of one system.
 
     Args:
@@ -70,7 +67,7 @@ def report(
     """
     scores, labels = metrics.validate(scores, labels)
     per_example = metrics.per_example_metrics(scores, labels)
-    out: Dict[str, Any] = dict(metrics.mean_metrics(per_example))
+    out: dict[str, Any] = dict(metrics.mean_metrics(per_example))
     out["num_examples"] = int(scores.shape[0])
     out["list_size"] = int(scores.shape[1])
     out["name"] = name or "system"
@@ -107,7 +104,7 @@ def report(
     return out
 
 
-def summary(rep: Dict[str, Any]) -> Dict[str, Any]:
+def summary(rep: dict[str, Any]) -> dict[str, Any]:
     """The last-line JSON: the metric keys, plus ``t_test`` when compared."""
     out = {k: rep[k] for k in metrics.METRIC_NAMES}
     if "t_test" in rep:
@@ -130,7 +127,7 @@ def _jsonable(obj):
     return obj
 
 
-def to_json(obj, indent: Optional[int] = None) -> str:
+def to_json(obj, indent: int | None = None) -> str:
     """Strict JSON (non-finite floats as null, numpy scalars as Python)."""
     return json.dumps(_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
 
@@ -156,7 +153,7 @@ def _table(header, rows) -> str:
     return "\n".join(lines)
 
 
-def format_report(rep: Dict[str, Any]) -> str:
+def format_report(rep: dict[str, Any]) -> str:
     """Text tables of a report: metrics (with ▲/▼ and p-values), RQ3, RQ5."""
     names = list(metrics.METRIC_NAMES)
     blocks = []
@@ -206,9 +203,9 @@ def format_report(rep: Dict[str, Any]) -> str:
 
 def evaluate_files(
     scores_path: str,
-    compare_to: Optional[str] = None,
+    compare_to: str | None = None,
     list_size: int = scores_file.DEFAULT_LIST_SIZE,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """File mode: the report of one scores file, optionally vs another.
 
     Raises:
@@ -228,11 +225,11 @@ def evaluate_model(
     model_dir: str,
     split: str = "test",
     batch_size: int = 32,
-    scores_out: Optional[str] = None,
-    compare_to: Optional[str] = None,
+    scores_out: str | None = None,
+    compare_to: str | None = None,
     compute_ssim: bool = True,
-    output: Optional[str] = None,
-) -> Dict[str, Any]:
+    output: str | None = None,
+) -> dict[str, Any]:
     """Model mode: scores a split, reports, writes ``RUN/eval_<split>.json``.
 
     Calls ``srs_tf.training.evaluation.score_split(data_dir, model_dir, split,

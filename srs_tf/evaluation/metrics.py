@@ -33,8 +33,6 @@ than silently ranking somewhere.
 
 from __future__ import annotations
 
-from typing import Dict
-
 import numpy as np
 
 # Keys of compute_metrics, in the paper's table order.
@@ -164,7 +162,7 @@ def r2_at_1(scores, labels) -> np.ndarray:
     return (positive_score > first_negative_score).astype(np.float64)
 
 
-def per_example_metrics(scores, labels) -> Dict[str, np.ndarray]:
+def per_example_metrics(scores, labels) -> dict[str, np.ndarray]:
     """All metrics per example: ``{name: float64 [N]}`` for ``METRIC_NAMES``."""
     scores, labels = validate(scores, labels)
     rank = ground_truth_rank(scores, labels).astype(np.float64)
@@ -179,7 +177,7 @@ def per_example_metrics(scores, labels) -> Dict[str, np.ndarray]:
     }
 
 
-def mean_metrics(per_example: Dict[str, np.ndarray]) -> Dict[str, float]:
+def mean_metrics(per_example: dict[str, np.ndarray]) -> dict[str, float]:
     """Means over examples of a ``per_example_metrics`` dict (NaN if empty)."""
     return {
         name: float(np.mean(values)) if len(values) else float("nan")
@@ -187,7 +185,7 @@ def mean_metrics(per_example: Dict[str, np.ndarray]) -> Dict[str, float]:
     }
 
 
-def compute_metrics(scores, labels) -> Dict[str, float]:
+def compute_metrics(scores, labels) -> dict[str, float]:
     """Mean MAP, MRR, R10@1, R10@2, R10@5, R2@1 and P@1 over the examples.
 
     Args:

@@ -1,6 +1,7 @@
 """Prints our metrics beside the paper's Table 3/4 rows.
 
-  python -m srs_tf.evaluation.paper_table RUN/eval_test.json [more.json ...] [--stats=DATA/stats.json]
+  python -m srs_tf.evaluation.paper_table RUN/eval_test.json [more.json ...] \
+      [--stats=DATA/stats.json]
 
 With ``--stats`` (a demo build's statistics) it also prints the demo's
 reference points: the cue oracle and the text-blind group prior (R10@1).

@@ -23,12 +23,11 @@ renames it over the target, so a reader never sees a half-written file.
 from __future__ import annotations
 
 import math
-from typing import Tuple
 
 import numpy as np
 
-from srs_tf.evaluation import metrics
 from srs_tf import atomic
+from srs_tf.evaluation import metrics
 
 DEFAULT_LIST_SIZE = 10
 
@@ -51,7 +50,7 @@ def _parse_label(text: str):
 
 def read_scores_file(
     path: str, list_size: int = DEFAULT_LIST_SIZE
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Reads and validates a scores file.
 
     Args:
@@ -68,7 +67,7 @@ def read_scores_file(
     """
     if list_size < 2:
         raise ValueError(f"list_size must be >= 2, got {list_size}")
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
@@ -127,6 +126,6 @@ def write_scores_file(path: str, scores, labels) -> None:
     """
     scores, labels = metrics.validate(scores, labels)
     text = "".join(
-        f"{float(s)!r}\t{int(l)}\n" for s, l in zip(scores.reshape(-1), labels.reshape(-1))
+        f"{float(s)!r}\t{int(y)}\n" for s, y in zip(scores.reshape(-1), labels.reshape(-1))
     )
     atomic.write_text(path, text)

@@ -28,7 +28,7 @@ regularized incomplete beta ``I_x`` is evaluated by its continued fraction
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, Optional, Tuple
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def student_t_two_tailed_p(t: float, df: float, use_scipy: bool = True) -> float
     return float(min(1.0, _betainc(df / 2.0, 0.5, x)))
 
 
-def paired_t_test(a, b, use_scipy: bool = True) -> Tuple[float, float]:
+def paired_t_test(a, b, use_scipy: bool = True) -> tuple[float, float]:
     """Two-tailed paired t-test of ``a`` vs ``b`` (same examples, same order).
 
     Args:
@@ -135,10 +135,10 @@ def paired_t_test(a, b, use_scipy: bool = True) -> Tuple[float, float]:
 
 
 def compare_per_example(
-    per_example_a: Dict[str, np.ndarray],
-    per_example_b: Dict[str, np.ndarray],
-    names: Optional[Iterable[str]] = None,
-) -> Dict[str, Dict[str, float]]:
+    per_example_a: dict[str, np.ndarray],
+    per_example_b: dict[str, np.ndarray],
+    names: Iterable[str] | None = None,
+) -> dict[str, dict[str, float]]:
     """Paired t-test per metric: ``{name: {"t": t, "p": p}}``.
 
     Args:

@@ -34,9 +34,9 @@ class DeepInteraction(keras.layers.Layer):
     attentions, so ``l = r = 0`` for it.
 
     ``use_interaction=False`` is the ``no_din`` ablation (Table 2):
-    ``Q2 = FC([x ; masked mean of h])`` (no region projection, no ``w``); the returned word attention is then
-    the uniform weight of that mean and the sticker attention the uniform
-    weight over regions (what pooling into ``O_flat`` amounts to).
+    ``Q2 = FC([x ; masked mean of h])`` (no region projection, no ``w``);
+    the returned word attention is then the uniform weight of that mean and
+    the sticker attention the uniform weight over regions (what pooling into ``O_flat`` amounts to).
 
     Args:
       hidden_dim: H (paper: 100).

@@ -25,7 +25,7 @@ import contextlib
 import os
 import socket
 import tempfile
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 # As in keras/src/applications/inception_v3.py (Keras 3): the include_top=False
 # file, its origin and the md5 Keras checks it against
@@ -75,7 +75,7 @@ def _valid(path: str) -> bool:
 
 
 @contextlib.contextmanager
-def _socket_timeout(seconds: Optional[float]) -> Iterator[None]:
+def _socket_timeout(seconds: float | None) -> Iterator[None]:
     """urllib (under get_file) uses the default socket timeout: bound stalls."""
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(seconds)
@@ -106,7 +106,7 @@ def _reason(error: BaseException) -> str:
     return text
 
 
-def ensure_imagenet_weights(timeout: Optional[float] = DEFAULT_TIMEOUT_S) -> str:
+def ensure_imagenet_weights(timeout: float | None = DEFAULT_TIMEOUT_S) -> str:
     """Makes sure ``InceptionV3(include_top=False, weights="imagenet")`` will load.
 
     Returns the cached file when it is there with Keras' md5; otherwise lets

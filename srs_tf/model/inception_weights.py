@@ -39,8 +39,8 @@ from __future__ import annotations
 import glob
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class _Block:
     release: str  # release scope under image_encoder/ ("" for the stem)
     # (slim branch, slim conv names, release branch); the release conv
     # names inside a branch are Conv, Conv_1, Conv_2, ...
-    branches: Tuple[Tuple[str, Tuple[str, ...], str], ...]
+    branches: tuple[tuple[str, tuple[str, ...], str], ...]
 
 
 def _b(slim_branch, slim_convs, release_branch):
@@ -140,7 +140,7 @@ _STEM_RELEASE = ("conv0", "conv1", "conv2", "conv3", "conv4")
 # The slim names keep the checkpoint's historical quirks (Mixed_5c's
 # "Conv2d_0b_1x1"/"Conv_1_0c_5x5", Mixed_6a's 3x3 "Conv2d_1a_1x1", Mixed_7b's
 # "Conv2d_0b_3x1" against Mixed_7c's "Conv2d_0c_3x1"): they are data.
-BLOCKS: Tuple[_Block, ...] = (
+BLOCKS: tuple[_Block, ...] = (
     _block35("mixed0", "Mixed_5b", "mixed_35x35x256a", ["Conv2d_0a_1x1", "Conv2d_0b_5x5"]),
     _block35("mixed1", "Mixed_5c", "mixed_35x35x288a", ["Conv2d_0b_1x1", "Conv_1_0c_5x5"]),
     _block35("mixed2", "Mixed_5d", "mixed_35x35x288b", ["Conv2d_0a_1x1", "Conv2d_0b_5x5"]),
@@ -194,9 +194,9 @@ class ConvSpec:
     )
 
 
-def conv_specs() -> List[ConvSpec]:
+def conv_specs() -> list[ConvSpec]:
     """The 94 convolutions of InceptionV3 (through mixed10) in creation order."""
-    specs: List[ConvSpec] = []
+    specs: list[ConvSpec] = []
     for slim, release in zip(_STEM_SLIM, _STEM_RELEASE):
         specs.append(ConvSpec(len(specs), "stem", slim, release))
     for block in BLOCKS:
@@ -214,7 +214,7 @@ def conv_specs() -> List[ConvSpec]:
     return specs
 
 
-def slim_variable_names() -> List[str]:
+def slim_variable_names() -> list[str]:
     """Full TF-Slim names this loader reads, in order (376)."""
     out = []
     for spec in conv_specs():
@@ -228,7 +228,7 @@ def slim_variable_names() -> List[str]:
     return out
 
 
-def release_variable_names() -> List[str]:
+def release_variable_names() -> list[str]:
     """Full StickerChat release names this loader reads, in order (188)."""
     out = []
     for spec in conv_specs():
@@ -265,9 +265,9 @@ def _parents(op, node_index):
     return [_history(t) for t in nodes[node_index].input_tensors]
 
 
-def _creation_order(model) -> List[Tuple[object, int]]:
+def _creation_order(model) -> list[tuple[object, int]]:
     """Post-order DFS from the outputs, inputs visited in call order."""
-    order: List[Tuple[object, int]] = []
+    order: list[tuple[object, int]] = []
     seen = set()
     for out in model.outputs:
         root = _history(out)
@@ -291,7 +291,7 @@ def _creation_order(model) -> List[Tuple[object, int]]:
     return order
 
 
-def keras_convs(backbone) -> List[KerasConv]:
+def keras_convs(backbone) -> list[KerasConv]:
     """Conv2D/BatchNormalization pairs of a Keras InceptionV3, in creation order.
 
     Raises ValueError when the model does not have InceptionV3's structure.
@@ -300,7 +300,7 @@ def keras_convs(backbone) -> List[KerasConv]:
 
     order = _creation_order(backbone)
     # each BatchNormalization whose input is a Conv2D output
-    bn_of: Dict[int, object] = {}
+    bn_of: dict[int, object] = {}
     for op, node_index in order:
         if isinstance(op, keras.layers.BatchNormalization):
             parents = _parents(op, node_index)
@@ -318,8 +318,8 @@ def keras_convs(backbone) -> List[KerasConv]:
     for b in BLOCKS:
         expected_counts[b.keras] = sum(len(c) for _, c, _ in b.branches)
 
-    convs: List[KerasConv] = []
-    pending: List[KerasConv] = []
+    convs: list[KerasConv] = []
+    pending: list[KerasConv] = []
     next_block = 1
     for op, _ in order:
         if isinstance(op, keras.layers.Conv2D):
@@ -351,7 +351,7 @@ def keras_convs(backbone) -> List[KerasConv]:
             f"mixed10 (found {len(convs) + len(pending)} Conv2D layers, blocks up to "
             f"{block_names[next_block - 1]!r})"
         )
-    counts: Dict[str, int] = {}
+    counts: dict[str, int] = {}
     for c in convs:
         counts[c.block] = counts.get(c.block, 0) + 1
     for name in block_names:
@@ -376,7 +376,7 @@ def _is_hdf5(path: str) -> bool:
         return False
 
 
-def _checkpoint_prefix(source: str) -> Optional[str]:
+def _checkpoint_prefix(source: str) -> str | None:
     """The checkpoint prefix for a prefix, a directory or a shard path."""
     import tensorflow as tf
 
@@ -404,7 +404,7 @@ def _checkpoint_prefix(source: str) -> Optional[str]:
     return None
 
 
-def _match_root(names: Sequence[str], root: str, known: set) -> Dict[str, str]:
+def _match_root(names: Sequence[str], root: str, known: set) -> dict[str, str]:
     """Map root-relative known names to checkpoint names.
 
     A checkpoint name matches when some path component equals ``root`` and
@@ -412,7 +412,7 @@ def _match_root(names: Sequence[str], root: str, known: set) -> Dict[str, str]:
     outer scope (e.g. ``model/image_encoder/...``). The outer scope must be
     one and the same for all matches.
     """
-    found: Dict[str, List[str]] = {}
+    found: dict[str, list[str]] = {}
     prefixes = set()
     for name in names:
         parts = name.split("/")
@@ -492,7 +492,7 @@ def _load_keras_file(backbone, path: str, fmt: str) -> int:
     return n
 
 
-def _shape(x) -> Tuple[int, ...]:
+def _shape(x) -> tuple[int, ...]:
     return tuple(int(d) for d in x.shape)
 
 
@@ -674,7 +674,7 @@ def load_inception_weights(backbone, source: str) -> int:
         print(f"loaded {len(weights)} tensors from imagenet ({FORMAT_IMAGENET})")
         return len(weights)
     if source in ("", "none"):
-        raise ValueError("no pretrained weights requested (source=%r)" % source)
+        raise ValueError(f"no pretrained weights requested (source={source!r})")
     if os.path.isfile(source) and (_is_hdf5(source) or source.endswith(".keras")):
         return _load_keras_file(backbone, source, FORMAT_KERAS_H5)
     if source.endswith((".h5", ".hdf5", ".keras")) and not os.path.exists(source):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import List, Tuple
 
 from srs_tf.config import ABLATIONS, SRSConfig
 
@@ -28,7 +27,7 @@ def _count(weights) -> int:
     return total
 
 
-def component_parameters(config: SRSConfig) -> List[Tuple[str, int, int]]:
+def component_parameters(config: SRSConfig) -> list[tuple[str, int, int]]:
     """``[(component, trainable, non_trainable), ...]`` for ``build_srs(config)``."""
     from srs_tf.model.srs import build_srs
 
@@ -62,7 +61,7 @@ def component_parameters(config: SRSConfig) -> List[Tuple[str, int, int]]:
     return rows
 
 
-def format_table(rows: List[Tuple[str, int, int]]) -> str:
+def format_table(rows: list[tuple[str, int, int]]) -> str:
     width = max(len(name) for name, _, _ in rows)
     lines = [f"{'component':<{width}}  {'trainable':>12}  {'non-trainable':>13}"]
     for name, trainable, frozen in rows:

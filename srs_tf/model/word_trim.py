@@ -43,7 +43,8 @@ class TrimWords(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="srs_tf")
 class PadWords(keras.layers.Layer):
-    """Pads the last axis of ``values [..., L']`` with zeros back to ``L`` of ``reference [..., L]``."""
+    """Pads the last axis of ``values [..., L']`` with zeros back to ``L`` of
+    ``reference [..., L]``."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("autocast", False)

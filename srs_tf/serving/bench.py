@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -28,7 +27,7 @@ NUM_CANDIDATES = 10
 SET_SIZE = 50
 
 
-def _percentiles(times_s: List[float]) -> Dict[str, float]:
+def _percentiles(times_s: list[float]) -> dict[str, float]:
     ms = np.asarray(times_s, dtype=np.float64) * 1000.0
     return {
         "p50": float(np.percentile(ms, 50)),
@@ -37,7 +36,7 @@ def _percentiles(times_s: List[float]) -> Dict[str, float]:
     }
 
 
-def _time_calls(fn, iterations: int, warmup: int = 3) -> List[float]:
+def _time_calls(fn, iterations: int, warmup: int = 3) -> list[float]:
     for _ in range(warmup):
         fn()
     times = []
@@ -48,7 +47,7 @@ def _time_calls(fn, iterations: int, warmup: int = 3) -> List[float]:
     return times
 
 
-def _stickers(sticker_dir: Optional[str], count: int, size: int, seed: int) -> np.ndarray:
+def _stickers(sticker_dir: str | None, count: int, size: int, seed: int) -> np.ndarray:
     """``count`` uint8 stickers: the directory's (repeated if it has fewer),
     else random images."""
     if sticker_dir:
@@ -62,8 +61,8 @@ def _stickers(sticker_dir: Optional[str], count: int, size: int, seed: int) -> n
 
 
 def run_serve_benchmark(
-    export_dir: str, sticker_dir: Optional[str] = None, iterations: int = 100, seed: int = 0
-) -> Dict:
+    export_dir: str, sticker_dir: str | None = None, iterations: int = 100, seed: int = 0
+) -> dict:
     """Runs the measurements of the module docstring on ``export_dir``.
 
     Returns ``{"p50_ms_cached", "p99_ms_cached", "p50_ms_uncached",
@@ -137,7 +136,7 @@ def run_serve_benchmark(
     }
 
 
-def print_serve_report(result: Dict) -> None:
+def print_serve_report(result: dict) -> None:
     """Prints a table of ``run_serve_benchmark``'s result, then ONE JSON line."""
     print(
         f"serving benchmark: {result.get('export_dir', '')} on {result.get('device', '?')} "

@@ -44,13 +44,13 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
+from srs_tf import atomic
 from srs_tf.config import SRSConfig
 from srs_tf.model.sticker_encoder import num_regions
-from srs_tf import atomic
 
 EXPORT_INFO_FILE = "srs_export.json"
 VOCAB_FILE = "vocab"
@@ -409,7 +409,7 @@ class SRSServingModule(tf.Module):
         return out
 
 
-def signature_table(config: SRSConfig, num_regions: int = 36) -> Dict[str, Dict]:
+def signature_table(config: SRSConfig, num_regions: int = 36) -> dict[str, dict]:
     """The signatures' inputs and outputs as ``{name: {"inputs": ..., "outputs": ...}}``
     with shapes spelled out for this config (written into srs_export.json)."""
     t, w, s, e, r = (
@@ -471,7 +471,7 @@ def export_saved_model(
     vocab: Sequence[str],
     emoji_vocab: Sequence[str],
     export_dir: str,
-    metadata: Optional[Dict] = None,
+    metadata: dict | None = None,
 ) -> None:
     """Writes the SavedModel of ``model`` (a ``build_srs`` Keras model) to ``export_dir``.
 
@@ -503,7 +503,7 @@ def export_saved_model(
         "config": config.to_dict(),
         "num_regions": module.num_regions,
         "signatures": signature_table(config, module.num_regions),
-        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "tensorflow_version": tf.__version__,
     }
     info.update(metadata or {})
@@ -518,7 +518,7 @@ def export_atomic(
     vocab: Sequence[str],
     emoji_vocab: Sequence[str],
     export_dir: str,
-    metadata: Optional[Dict] = None,
+    metadata: dict | None = None,
     overwrite: bool = False,
 ) -> str:
     """``export_saved_model`` into a temp directory beside ``export_dir``, then
@@ -542,10 +542,10 @@ def export_atomic(
     return export_dir
 
 
-def run_metadata(model_dir: str, step: int, data_dir: str = "") -> Dict:
+def run_metadata(model_dir: str, step: int, data_dir: str = "") -> dict:
     """``srs_export.json`` fields from a run directory: step, and the
     validation metrics of RUN/best.json when present."""
-    meta: Dict = {"model_dir": os.path.abspath(model_dir), "step": int(step)}
+    meta: dict = {"model_dir": os.path.abspath(model_dir), "step": int(step)}
     if data_dir:
         meta["data_dir"] = os.path.abspath(data_dir)
     best = os.path.join(model_dir, "best.json")
@@ -559,7 +559,7 @@ def run_metadata(model_dir: str, step: int, data_dir: str = "") -> Dict:
 
 def export_run(
     model_dir: str, export_dir: str, data_dir: str = "", overwrite: bool = False
-) -> Dict:
+) -> dict:
     """Loads the best checkpoint of a ``bin/train`` run and exports it
     atomically; returns the written ``srs_export.json`` contents."""
     from srs_tf.data.vocab import Vocab
@@ -581,7 +581,7 @@ def export_run(
     return load_export_info(path)
 
 
-def load_export_info(export_dir: str) -> Dict:
+def load_export_info(export_dir: str) -> dict:
     """The ``srs_export.json`` of an export directory."""
     path = os.path.join(export_dir, EXPORT_INFO_FILE)
     if not os.path.isfile(path):

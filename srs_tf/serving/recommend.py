@@ -20,7 +20,8 @@ import json
 import os
 import re
 import sys
-from typing import Dict, List, Optional, Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 import numpy as np
 
@@ -47,21 +48,21 @@ class StickerDir:
     """
 
     path: str
-    names: List[str]
+    names: list[str]
     images: np.ndarray
-    emoji: List[str]
-    skipped: List[tuple]
+    emoji: list[str]
+    skipped: list[tuple]
 
     def __len__(self) -> int:
         return len(self.names)
 
 
-def read_emoji_mapping(path: str) -> Dict[str, str]:
+def read_emoji_mapping(path: str) -> dict[str, str]:
     """``<sticker_id>\\t<emoji>`` lines -> {sticker_id: emoji} (malformed lines ignored)."""
     from srs_tf.data.release import parse_mapping_line
 
-    mapping: Dict[str, str] = {}
-    with open(path, "r", encoding="utf-8-sig", errors="replace") as f:
+    mapping: dict[str, str] = {}
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         for line in f:
             parsed = parse_mapping_line(line)
             if parsed is not None:
@@ -148,7 +149,7 @@ class EncodedStickers:
 
     regions: np.ndarray
     flat: np.ndarray
-    predicted_emoji: List[str]
+    predicted_emoji: list[str]
 
     def __len__(self) -> int:
         return int(self.flat.shape[0])
@@ -168,7 +169,7 @@ class Ranking:
     order: np.ndarray
     sticker_attention: np.ndarray
     word_attention: np.ndarray
-    context_words: List[List[str]]
+    context_words: list[list[str]]
     num_turns: int
 
 
@@ -257,7 +258,7 @@ class Recommender:
 # ----------------------------------------------------------------------------- the CLI logic
 
 
-def segment_utterances(utterances: Sequence[str], presegmented: bool) -> List[str]:
+def segment_utterances(utterances: Sequence[str], presegmented: bool) -> list[str]:
     """Raw user text -> space-separated words (jieba), unless ``presegmented``."""
     if presegmented:
         return [" ".join(u.split()) for u in utterances]
@@ -289,10 +290,10 @@ def recommend(
     utterances: Sequence[str],
     top_k: int = 5,
     presegmented: bool = False,
-    explain_path: Optional[str] = None,
+    explain_path: str | None = None,
     batch_size: int = 10,
     out: TextIO = sys.stdout,
-) -> Dict:
+) -> dict:
     """``bin/recommend``: ranks the stickers of ``sticker_dir`` for the context
     ``utterances`` (oldest first) and prints the top ``top_k`` (0 = all).
 

@@ -17,7 +17,6 @@ import dataclasses
 import resource
 import tempfile
 import time
-from typing import Dict
 
 import numpy as np
 
@@ -118,7 +117,7 @@ def _time_upper_warmup(trainer, config: TrainBenchConfig) -> float:
     return config.steps * size / (time.perf_counter() - start)
 
 
-def run_train_benchmark(config: TrainBenchConfig) -> Dict:
+def run_train_benchmark(config: TrainBenchConfig) -> dict:
     """Examples/s of the finetune mode and of the matcher on cached features,
     stickers/s of the `upper` warm-up and of the bank encoding, the matcher's
     counted FLOPs per example and this machine's fp32 matmul rate."""
@@ -174,20 +173,32 @@ def run_train_benchmark(config: TrainBenchConfig) -> Dict:
     return result
 
 
-def format_train_report(result: Dict) -> str:
-    return "\n".join(
-        [
-            f"training throughput on {result['device']}, batch {result['batch_size']}, "
-            f"{result['timed_steps']} timed steps per mode",
-            f"  finetune (Inception trained jointly): {result['finetune_examples_per_sec']:8.1f} examples/s",
-            f"  matcher on cached features:           {result['matcher_examples_per_sec']:8.1f} examples/s",
-            f"  upper-block warm-up (from {result['upper_from']}):  "
-            f"{result['top_stickers_per_sec']:8.1f} stickers/s",
-            f"  bank encoding (frozen mode, once):    {result['encode_stickers_per_sec']:8.1f} stickers/s",
-            f"  matcher forward FLOPs per example:    {result['matcher_flops_per_example'] / 1e6:8.1f} M "
-            "(counted, all 30 word columns)",
-            f"  fp32 matmul rate of this machine:     {result['matmul_gflops']:8.1f} GFLOP/s; the matcher "
-            f"trains at {100 * result['matcher_share_of_matmul_peak']:.0f}% of it (3x forward FLOPs)",
-            f"  peak RSS {result['peak_rss_mb']:,.0f} MiB",
-        ]
+def format_train_report(result: dict) -> str:
+    r = result
+    rows = [
+        (
+            "finetune (Inception trained jointly):",
+            f"{r['finetune_examples_per_sec']:8.1f} examples/s",
+        ),
+        ("matcher on cached features:", f"{r['matcher_examples_per_sec']:8.1f} examples/s"),
+        (
+            f"upper-block warm-up (from {r['upper_from']}):",
+            f"{r['top_stickers_per_sec']:8.1f} stickers/s",
+        ),
+        ("bank encoding (frozen mode, once):", f"{r['encode_stickers_per_sec']:8.1f} stickers/s"),
+        (
+            "matcher forward FLOPs per example:",
+            f"{r['matcher_flops_per_example'] / 1e6:8.1f} M (counted, all 30 word columns)",
+        ),
+        (
+            "fp32 matmul rate of this machine:",
+            f"{r['matmul_gflops']:8.1f} GFLOP/s; the matcher trains at "
+            f"{100 * r['matcher_share_of_matmul_peak']:.0f}% of it (3x forward FLOPs)",
+        ),
+    ]
+    head = (
+        f"training throughput on {r['device']}, batch {r['batch_size']}, "
+        f"{r['timed_steps']} timed steps per mode"
     )
+    lines = [head] + [f"  {label:<38}{value}" for label, value in rows]
+    return "\n".join(lines + [f"  peak RSS {r['peak_rss_mb']:,.0f} MiB"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict
+from typing import Any
 
 from srs_tf.config import SRSConfig
 
@@ -114,14 +114,14 @@ class TrainConfig:
         """Warm-up steps actually run (none without the emoji loss)."""
         return 0 if self.model.ablation == "no_classify" else int(self.emoji_warmup_steps)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         values = dict(values)
         values["model"] = SRSConfig.from_dict(values.get("model", {}))
         return cls(**values)

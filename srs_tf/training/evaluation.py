@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Dict
 
 from srs_tf.training.config import TrainConfig
 
@@ -47,7 +46,7 @@ def load_trainer(model_dir: str, data_dir: str = "", verbose: bool = False):
     return trainer
 
 
-def score_split(data_dir: str, model_dir: str, split: str = "test", batch_size: int = 32) -> Dict:
+def score_split(data_dir: str, model_dir: str, split: str = "test", batch_size: int = 32) -> dict:
     """Scores every example of `split` with the run's best checkpoint.
 
     Returns a dict of numpy arrays: ``scores`` [N, C], ``labels`` [N] (position

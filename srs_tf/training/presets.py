@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from srs_tf.config import SRSConfig
 from srs_tf.training.config import TrainConfig
 
-PRESETS: Dict[str, Dict[str, Any]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     # The paper's setting (§6.2, §6.4): Inception-v3 from ImageNet, fine-tuned
     # jointly, after the release code's 1000-step emoji warm-up; Adam 1e-4.
     "paper": {
@@ -66,7 +67,7 @@ def model_fields() -> tuple:
     return _MODEL_FIELDS
 
 
-def nest(flat: Mapping[str, Any]) -> Dict[str, Any]:
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     """Flat ``{field: value}`` (flag names = field names) -> the nested override layout.
 
     ``{"batch_size": 8, "hidden_dim": 16}`` -> ``{"batch_size": 8, "model": {"hidden_dim": 16}}``.
@@ -74,7 +75,7 @@ def nest(flat: Mapping[str, Any]) -> Dict[str, Any]:
     Raises:
       ValueError: a name that is neither a TrainConfig nor an SRSConfig field.
     """
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for name, value in flat.items():
         if name in _TRAIN_FIELDS:
             out[name] = value
@@ -97,7 +98,7 @@ def _check_keys(overrides: Mapping[str, Any], what: str) -> None:
         raise ValueError(f"{what}: unknown SRSConfig fields: {', '.join(unknown)}")
 
 
-def _merge(values: Dict[str, Any], overrides: Mapping[str, Any]) -> None:
+def _merge(values: dict[str, Any], overrides: Mapping[str, Any]) -> None:
     for name, value in overrides.items():
         if name == "model":
             values["model"].update(value)
@@ -105,7 +106,7 @@ def _merge(values: Dict[str, Any], overrides: Mapping[str, Any]) -> None:
             values[name] = value
 
 
-def preset_name(preset: Optional[str]) -> str:
+def preset_name(preset: str | None) -> str:
     """The canonical name ("" for no preset); a clear ValueError for an unknown one."""
     if preset in NO_PRESET:
         return ""
@@ -117,7 +118,7 @@ def preset_name(preset: Optional[str]) -> str:
     return str(preset)
 
 
-def resolve(preset: Optional[str], explicit: Optional[Mapping[str, Any]] = None) -> TrainConfig:
+def resolve(preset: str | None, explicit: Mapping[str, Any] | None = None) -> TrainConfig:
     """The TrainConfig of ``preset`` with ``explicit`` values on top.
 
     Args:

@@ -26,22 +26,22 @@ import json
 import math
 import os
 import time
-from typing import Dict, Iterator, Optional
+from collections.abc import Iterator
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
-from srs_tf.training.config import TrainConfig
-from srs_tf.training import distribute as dist
 from srs_tf import atomic
+from srs_tf.training import distribute as dist
+from srs_tf.training.config import TrainConfig
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf."""
 
 
-def configure_model(config: TrainConfig, meta: Dict) -> TrainConfig:
+def configure_model(config: TrainConfig, meta: dict) -> TrainConfig:
     """Fills the model fields that the TFREC metadata fixes."""
     model = dataclasses.replace(
         config.model,
@@ -106,7 +106,7 @@ class Trainer:
     def __init__(
         self,
         config: TrainConfig,
-        strategy: Optional[tf.distribute.Strategy] = None,
+        strategy: tf.distribute.Strategy | None = None,
         verbose: bool = True,
         readonly: bool = False,
         sticker_features=None,
@@ -341,8 +341,11 @@ class Trainer:
             return l_r, l_s
 
         l_r, l_s = self.strategy.run(replica_fn, args=(batch,))
-        mean = lambda x: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, x, axis=None)
-        return mean(l_r), mean(l_s)
+        mean = tf.distribute.ReduceOp.MEAN
+        return (
+            self.strategy.reduce(mean, l_r, axis=None),
+            self.strategy.reduce(mean, l_s, axis=None),
+        )
 
     # ----------------------------------------------------------------- data
     def _warmup_batches(self, seed: int) -> Iterator:
@@ -414,7 +417,7 @@ class Trainer:
             mean, std = _channel_moments(features)
             self.matcher.get_layer(name).set_statistics(mean, std)
 
-    def train(self) -> Dict:
+    def train(self) -> dict:
         """Runs (or resumes) the whole schedule; returns the final summary."""
         c = self.config
         start_step = self.restore()
@@ -689,7 +692,7 @@ class Trainer:
         return float(lr.numpy() if hasattr(lr, "numpy") else lr)
 
     # ------------------------------------------------------------ validation
-    def score(self, split: str, max_examples: int = 0, batch_size: Optional[int] = None) -> Dict:
+    def score(self, split: str, max_examples: int = 0, batch_size: int | None = None) -> dict:
         """Scores a split's stored candidate lists.
 
         Returns numpy arrays: scores [N, C], label [N], num_turns [N],
@@ -741,7 +744,7 @@ class Trainer:
             "first_batch": first,
         }
 
-    def validate(self, step: int, write: bool = True) -> Dict:
+    def validate(self, step: int, write: bool = True) -> dict:
         from srs_tf.evaluation.metrics import compute_metrics
 
         result = self.score("val", self.config.eval_examples)
@@ -784,7 +787,7 @@ def _channel_moments(features, chunk: int = 1024):
     return mean, np.sqrt(np.maximum(total_sq / max(count, 1) - mean * mean, 0.0))
 
 
-def _heatmap_summary(first_batch: Dict, max_outputs: int = 6) -> None:
+def _heatmap_summary(first_batch: dict, max_outputs: int = 6) -> None:
     """Figure 8 as an image summary: τs over the ground-truth sticker."""
     from srs_tf.visualize import mean_over_turns, overlay_attention
 

@@ -28,10 +28,10 @@ import hashlib
 import json
 import os
 import time
-from typing import Callable, Iterable, List, Optional
+from collections.abc import Callable, Iterable
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from srs_tf import atomic
@@ -41,7 +41,7 @@ CACHE_FILE = "activations.npy"
 CACHE_META = "meta.json"
 
 
-def batch_norm_layers(model: keras.Model) -> List[keras.layers.BatchNormalization]:
+def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """Every BatchNormalization layer of ``model`` (nested models included)."""
     found = []
     for layer in model._flatten_layers(include_self=False, recursive=True):
@@ -51,7 +51,7 @@ def batch_norm_layers(model: keras.Model) -> List[keras.layers.BatchNormalizatio
 
 
 def calibrate_batch_norm(
-    layers: List[keras.layers.BatchNormalization],
+    layers: list[keras.layers.BatchNormalization],
     forward: Callable[[np.ndarray], object],
     batches: Iterable[np.ndarray],
 ) -> int:
@@ -112,7 +112,7 @@ class LowerCache:
         self.path = os.path.join(self.dir, CACHE_FILE)
         self.meta_path = os.path.join(self.dir, CACHE_META)
 
-    def load(self, expected: dict) -> Optional[np.ndarray]:
+    def load(self, expected: dict) -> np.ndarray | None:
         """The cached array (memory-mapped) if its meta equals ``expected``."""
         if not (os.path.isfile(self.path) and os.path.isfile(self.meta_path)):
             return None

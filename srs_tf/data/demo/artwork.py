@@ -26,13 +26,12 @@ import functools
 import io
 import math
 import os
-from typing import Dict, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 SIZE = 128
-RGB = Tuple[int, int, int]
+RGB = tuple[int, int, int]
 
 # Background kinds.  "plain" (white) and "tint" (one flat colour) are the only
 # backgrounds a set shares whole; the others are laid out anew for every
@@ -68,9 +67,9 @@ def openmoji_filename(emoji_char: str) -> str:
 class EmojiRenderer:
     """Renders OpenMoji SVGs once each (RGBA, SIZE x SIZE) and caches them."""
 
-    def __init__(self, svg_dir: Optional[str] = None):
+    def __init__(self, svg_dir: str | None = None):
         self.svg_dir = svg_dir or openmoji_svg_dir()
-        self._cache: Dict[str, Image.Image] = {}
+        self._cache: dict[str, Image.Image] = {}
 
     def __call__(self, emoji_char: str) -> Image.Image:
         img = self._cache.get(emoji_char)
@@ -289,7 +288,7 @@ def _recolour(img: Image.Image, style: SetStyle) -> Image.Image:
     return out
 
 
-def _ring_point(lay: np.random.Generator) -> Tuple[float, float]:
+def _ring_point(lay: np.random.Generator) -> tuple[float, float]:
     """A point in the outer ring of the canvas, where motifs go."""
     a = lay.uniform(0, 2 * math.pi)
     r = lay.uniform(40, 56)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -16,7 +16,7 @@ def contact_sheet(
     num_sets: int = 6,
     per_set: int = 8,
     thumb: int = 96,
-    set_ids: Optional[Sequence[int]] = None,
+    set_ids: Sequence[int] | None = None,
 ) -> str:
     """Draws ``num_sets`` rows of ``per_set`` stickers with set labels.
 

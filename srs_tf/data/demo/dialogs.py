@@ -17,7 +17,7 @@ used to calibrate these rates (see docs/DEMO_DATA.md).
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class ChatGroup:
 
 def make_chat_groups(
     rng: np.random.Generator, num_groups: int = 20, members: int = 150
-) -> List[ChatGroup]:
+) -> list[ChatGroup]:
     groups = []
     used = set()
     for _ in range(num_groups):
@@ -99,7 +99,7 @@ def _fill(rng: np.random.Generator, template: str) -> str:
     return " ".join(out)
 
 
-def strong_cue(rng: np.random.Generator, emoji_char: str, specific_p: float) -> Tuple[str, bool]:
+def strong_cue(rng: np.random.Generator, emoji_char: str, specific_p: float) -> tuple[str, bool]:
     """A turn that clearly expresses the emoji's meaning; (text, names_picture)."""
     g = lexicon.group_of(emoji_char)
     phrase = _pick(rng, g.phrases)
@@ -150,7 +150,7 @@ def make_dialog(
     cfg: DialogConfig,
     chat: ChatGroup,
     other_emoji: Sequence[str],
-) -> Tuple[List[dict], int, Optional[int], dict]:
+) -> tuple[list[dict], int, int | None, dict]:
     """Builds one context for a ground-truth sticker depicting ``gt_emoji``.
 
     Returns (context turns, sender user id, current reply_to_msg_id, meta).
@@ -275,7 +275,7 @@ def cue_oracle_scores(
     candidate picture shows and finds that emoji's phrases in the context,
     recent turns weighing more.
     """
-    cache: Dict[str, float] = {}
+    cache: dict[str, float] = {}
     out = np.zeros(len(depicted), np.float64)
     n = len(texts)
     for c, e in enumerate(depicted):

@@ -27,12 +27,12 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from srs_tf.data.demo import artwork, dialogs, lexicon
 from srs_tf import atomic
+from srs_tf.data.demo import artwork, dialogs, lexicon
 from srs_tf.evaluation import analysis
 
 SPLITS = ("train", "val", "test")
@@ -117,10 +117,10 @@ class SetPlan:
     style: artwork.SetStyle
     random_labels: bool
     popularity: float
-    stickers: List[StickerPlan]
+    stickers: list[StickerPlan]
 
 
-def _log(msg: str, log: Optional[Callable[[str], None]]) -> None:
+def _log(msg: str, log: Callable[[str], None] | None) -> None:
     if log is not None:
         log(msg)
 
@@ -136,7 +136,7 @@ class _Progress:
 
 
 # --------------------------------------------------------------- planning
-def _plan_stream_style_draws(rng: np.random.Generator, n_mascots: int) -> Tuple[float, int]:
+def _plan_stream_style_draws(rng: np.random.Generator, n_mascots: int) -> tuple[float, int]:
     """Repeats the draws that the set style took from the plan stream before the
     styles were recalibrated (styles and poses now come from a stream of their
     own), so that a seed keeps its set sizes, emoji, labels, ids,
@@ -178,7 +178,7 @@ def _plan_stream_variant_draws(rng: np.random.Generator, max_rotation: float, ji
     rng.integers(-jitter, jitter + 1)
 
 
-def plan_sets(cfg: DemoConfig, rng: np.random.Generator) -> List[SetPlan]:
+def plan_sets(cfg: DemoConfig, rng: np.random.Generator) -> list[SetPlan]:
     """Sizes, emoji, labels, ids and popularities from ``rng``; the drawing
     styles and per-sticker poses from a child stream spawned from it (which
     does not advance ``rng``)."""
@@ -321,7 +321,7 @@ def _json_line(ex: dict) -> str:
     return json.dumps(ex, ensure_ascii=False, separators=(", ", ": ")) + "\n"
 
 
-def _count_lines(counter: Dict[str, int]) -> List[str]:
+def _count_lines(counter: dict[str, int]) -> list[str]:
     return [f"{t} {c}\n" for t, c in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
@@ -434,7 +434,7 @@ def compute_stats(
     return stats
 
 
-def _ssim_buckets(per_example: np.ndarray) -> Dict[str, float]:
+def _ssim_buckets(per_example: np.ndarray) -> dict[str, float]:
     """Fraction of the examples in each of the paper's Figure 2 buckets of the
     mean ground-truth/negative SSIM (values <= 0 count in the first)."""
     counts = np.bincount(
@@ -446,7 +446,7 @@ def _ssim_buckets(per_example: np.ndarray) -> Dict[str, float]:
     }
 
 
-def _candidate_ssim(root: str, set_id: int, sticker_ids: Sequence[int]) -> List[float]:
+def _candidate_ssim(root: str, set_id: int, sticker_ids: Sequence[int]) -> list[float]:
     """SSIM (grey, as the paper's §3.3) between the ground truth and each negative."""
     from skimage.metrics import structural_similarity  # pylint: disable=import-outside-toplevel
 
@@ -487,7 +487,7 @@ def _sets_metadata(plans) -> dict:
 
 
 # ------------------------------------------------------------------- main
-def generate(cfg: DemoConfig, log: Optional[Callable[[str], None]] = None) -> dict:
+def generate(cfg: DemoConfig, log: Callable[[str], None] | None = None) -> dict:
     """Builds the dataset into cfg.output_dir; returns the statistics dict."""
     cfg.validate()
     out = os.path.abspath(cfg.output_dir)

@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Dict, List, Sequence, Tuple
+from collections.abc import Sequence
 
 
 @dataclasses.dataclass(frozen=True)
 class Group:
     name: str
     weight: float  # relative popularity as a ground-truth response
-    phrases: Tuple[str, ...]
-    keywords: Tuple[str, ...]
-    emoji: Tuple[Tuple[str, Tuple[str, ...]], ...]  # (emoji, specific phrases)
+    phrases: tuple[str, ...]
+    keywords: tuple[str, ...]
+    emoji: tuple[tuple[str, tuple[str, ...]], ...]  # (emoji, specific phrases)
 
 
 def _g(name, weight, phrases, keywords, emoji):
@@ -40,7 +40,7 @@ def _g(name, weight, phrases, keywords, emoji):
     )
 
 
-GROUPS: Tuple[Group, ...] = (
+GROUPS: tuple[Group, ...] = (
     _g(
         "laugh",
         1.6,
@@ -420,7 +420,7 @@ GROUPS: Tuple[Group, ...] = (
 )
 
 # Emoji drawn as a recurring set mascot in a corner (never a label).
-MASCOTS: Tuple[str, ...] = (
+MASCOTS: tuple[str, ...] = (
     "🐤",
     "🦔",
     "🐙",
@@ -439,7 +439,7 @@ MASCOTS: Tuple[str, ...] = (
     "🐝",
 )
 
-PUNCT_END: Tuple[str, ...] = ("！", "！！", "啊", "呀", "～", "。", "吧", "哦")
+PUNCT_END: tuple[str, ...] = ("！", "！！", "啊", "呀", "～", "。", "吧", "哦")
 
 # ---------------------------------------------------------------- small talk
 SUBJ = (
@@ -654,7 +654,7 @@ TEMPLATES = (
     "{PLACE} 那边 {ADJ} 吗 ？",
     "我 还 在 {ACT} ， {TIME} 再说",
 )
-SLOTS: Dict[str, Tuple[str, ...]] = {
+SLOTS: dict[str, tuple[str, ...]] = {
     "SUBJ": SUBJ,
     "TIME": TIME,
     "PLACE": PLACE,
@@ -667,12 +667,12 @@ SLOTS: Dict[str, Tuple[str, ...]] = {
 
 
 # ------------------------------------------------------------------ lookups
-def pool() -> List[Tuple[str, str]]:
+def pool() -> list[tuple[str, str]]:
     """All labelled emoji as (emoji, group name), in lexicon order."""
     return [(e, g.name) for g in GROUPS for e, _ in g.emoji]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def group_of(emoji_char: str) -> Group:
     for g in GROUPS:
         for e, _ in g.emoji:
@@ -681,7 +681,7 @@ def group_of(emoji_char: str) -> Group:
     raise KeyError(f"emoji {emoji_char!r} is not in the demo pool")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def zh_name(emoji_char: str) -> str:
     """The emoji package's Chinese CLDR name, jieba-segmented ('' if none)."""
     import emoji as emoji_pkg  # pylint: disable=import-outside-toplevel
@@ -693,16 +693,17 @@ def zh_name(emoji_char: str) -> str:
     return " ".join(_segment(name))
 
 
-def _segment(text: str) -> List[str]:
+def _segment(text: str) -> list[str]:
     import logging  # pylint: disable=import-outside-toplevel
+
     import jieba  # pylint: disable=import-outside-toplevel
 
     jieba.setLogLevel(logging.WARNING)
     return [w for w in jieba.lcut(text) if w.strip()]
 
 
-@functools.lru_cache(maxsize=None)
-def specific_phrases(emoji_char: str) -> Tuple[str, ...]:
+@functools.cache
+def specific_phrases(emoji_char: str) -> tuple[str, ...]:
     """Phrases naming this very picture: curated ones plus the CLDR zh name."""
     g = group_of(emoji_char)
     curated = dict(g.emoji)[emoji_char]
@@ -713,7 +714,7 @@ def specific_phrases(emoji_char: str) -> Tuple[str, ...]:
     return tuple(out)
 
 
-def cue_phrases(emoji_char: str) -> Tuple[str, ...]:
+def cue_phrases(emoji_char: str) -> tuple[str, ...]:
     """Every phrase that cues this emoji (group phrases, keywords, specific)."""
     g = group_of(emoji_char)
     return tuple(dict.fromkeys(g.phrases + g.keywords + specific_phrases(emoji_char)))

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Tuple
 
 import numpy as np
 
 
-def depicted_emoji(data_dir: str) -> Dict[Tuple[str, str], str]:
+def depicted_emoji(data_dir: str) -> dict[tuple[str, str], str]:
     """``(sticker_set_id, sticker_id)`` (strings) -> the emoji the picture shows."""
     path = os.path.join(data_dir, "demo_sets.json")
     if not os.path.isfile(path):
