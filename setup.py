@@ -1,6 +1,7 @@
 """srs_tf: the Sticker Response Selector (WWW 2020) in TensorFlow/Keras."""
 
 import glob
+import os
 
 from setuptools import find_packages, setup
 
@@ -13,7 +14,8 @@ setup(
     ),
     python_requires=">=3.11",
     packages=find_packages(include=["srs_tf", "srs_tf.*"]),
-    scripts=sorted(glob.glob("bin/*")),
+    # files only: running the tests can leave bin/__pycache__ behind
+    scripts=sorted(p for p in glob.glob("bin/*") if os.path.isfile(p)),
     install_requires=[
         "tensorflow==2.21.*",
         "tensorboard",  # tf.summary (TF 2.21 no longer installs it)
