@@ -85,12 +85,12 @@ def main(argv):
     import tensorflow as tf
 
     from srs_tf import atomic
-    from srs_tf.config import SRSConfig
     from srs_tf.data import pipeline
     from srs_tf.data.demo.oracle_features import oracle_sticker_features
     from srs_tf.evaluation.metrics import compute_metrics
     from srs_tf.model.sticker_encoder import num_regions
-    from srs_tf.training.config import TrainConfig
+    from srs_tf.model_config import SRSConfig
+    from srs_tf.run_config import TrainConfig
     from srs_tf.training.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as run_dir:
@@ -118,9 +118,9 @@ def main(argv):
             return 2
         trainer.frozen_features = trainer._given_features
         trainer.set_feature_statistics(*trainer.frozen_features)
-        batches = trainer._train_batches(config.seed)
-        probe_batch = next(trainer._train_batches(config.seed + 1))
-        step_fn = tf.function(trainer._joint_step)
+        batches = trainer.train_batches(config.seed)
+        probe_batch = next(trainer.train_batches(config.seed + 1))
+        step_fn = tf.function(trainer.joint_step)
         records, train_seconds = [], 0.0
         for step in range(1, FLAGS.train_steps + 1):
             start = time.perf_counter()

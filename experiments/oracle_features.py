@@ -45,13 +45,13 @@ def main(argv):
     import numpy as np
 
     from srs_tf import atomic
-    from srs_tf.config import SRSConfig
     from srs_tf.data import pipeline
     from srs_tf.data.demo.oracle_features import oracle_sticker_features
     from srs_tf.evaluation import paper_table
     from srs_tf.evaluation.metrics import compute_metrics
     from srs_tf.model.sticker_encoder import num_regions
-    from srs_tf.training.config import TrainConfig
+    from srs_tf.model_config import SRSConfig
+    from srs_tf.run_config import TrainConfig
     from srs_tf.training.trainer import Trainer
 
     try:

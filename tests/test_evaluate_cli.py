@@ -5,13 +5,11 @@ import math
 import os
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
 
-import srs_tf.training
-from srs_tf.evaluation import evaluation_report, metrics, scores_file
+from srs_tf.evaluation import evaluation_report, metrics, scores_file, scoring
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVALUATE = os.path.join(REPO, "bin", "evaluate")
@@ -204,10 +202,7 @@ def test_evaluate_model_with_a_fake_scorer(tmp_path, monkeypatch):
             "candidate_images": images,
         }
 
-    fake = types.ModuleType("srs_tf.training.evaluation")
-    fake.score_split = score_split
-    monkeypatch.setitem(sys.modules, "srs_tf.training.evaluation", fake)
-    monkeypatch.setattr(srs_tf.training, "evaluation", fake, raising=False)
+    monkeypatch.setattr(scoring, "score_split", score_split)
     run = tmp_path / "run"
     run.mkdir()
     out_scores = tmp_path / "test.tsv"
@@ -243,10 +238,7 @@ def test_evaluate_model_with_bank_images(tmp_path, monkeypatch):
             "step": 7,
         }
 
-    fake = types.ModuleType("srs_tf.training.evaluation")
-    fake.score_split = score_split
-    monkeypatch.setitem(sys.modules, "srs_tf.training.evaluation", fake)
-    monkeypatch.setattr(srs_tf.training, "evaluation", fake, raising=False)
+    monkeypatch.setattr(scoring, "score_split", score_split)
     rep = evaluation_report.evaluate_model("TFREC", str(tmp_path), split="val")
     assert rep["step"] == 7
     assert rep["by_ssim"]["(0.8,1.0]"]["count"] == 1  # identical candidates

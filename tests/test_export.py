@@ -13,11 +13,11 @@ import pytest
 import tensorflow as tf
 from model_helpers import calibrated_model
 
-from srs_tf.config import SRSConfig
 from srs_tf.data.release import encode_context
 from srs_tf.data.vocab import Vocab
+from srs_tf.model_config import SRSConfig
+from srs_tf.run_config import TrainConfig
 from srs_tf.serving import export as export_lib
-from srs_tf.training.config import TrainConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT = os.path.join(REPO, "bin", "export")

@@ -19,9 +19,9 @@ import urllib.error
 import pytest
 from conftest import REPO
 
-from srs_tf.config import SRSConfig
 from srs_tf.model import imagenet
-from srs_tf.training.config import TrainConfig
+from srs_tf.model_config import SRSConfig
+from srs_tf.run_config import TrainConfig
 
 PY = sys.executable
 
@@ -156,7 +156,7 @@ _PREPARED_CACHE_SCRIPT = textwrap.dedent("""
     from keras.src.utils import file_utils
     import h5py
 
-    from srs_tf.config import SRSConfig
+    from srs_tf.model_config import SRSConfig
     from srs_tf.model import build_sticker_encoder, imagenet
 
     home = os.environ["KERAS_HOME"]

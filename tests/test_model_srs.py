@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srs_tf.config import ABLATIONS, SRSConfig
 from srs_tf.model import (
     build_matcher,
     build_srs,
@@ -17,6 +16,7 @@ from srs_tf.model import (
     hinge_loss,
     uses_emoji_loss,
 )
+from srs_tf.model_config import ABLATIONS, SRSConfig
 
 TINY = SRSConfig(
     vocab_size=30,

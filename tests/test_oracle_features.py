@@ -77,9 +77,9 @@ def test_oracle_features_need_a_demo_build(tmp_path, demo_tfrec):
 def test_trainer_uses_given_sticker_features_instead_of_encoding(
     demo_data, demo_tfrec, tmp_path, monkeypatch
 ):
-    from srs_tf.config import SRSConfig
     from srs_tf.data.demo.oracle_features import oracle_sticker_features
-    from srs_tf.training.config import TrainConfig
+    from srs_tf.model_config import SRSConfig
+    from srs_tf.run_config import TrainConfig
     from srs_tf.training.trainer import Trainer
 
     bank = _bank(demo_tfrec)

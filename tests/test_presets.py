@@ -10,9 +10,9 @@ import sys
 import pytest
 from conftest import REPO
 
-from srs_tf.config import SRSConfig
+from srs_tf.model_config import SRSConfig
+from srs_tf.run_config import TrainConfig
 from srs_tf.training import presets
-from srs_tf.training.config import TrainConfig
 
 PY = sys.executable
 TRAIN = os.path.join(REPO, "bin", "train")

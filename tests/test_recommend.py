@@ -11,8 +11,8 @@ import tensorflow as tf
 from model_helpers import calibrated_model
 from PIL import Image
 
-from srs_tf.config import SRSConfig
 from srs_tf.data.segment import segment_to_text
+from srs_tf.model_config import SRSConfig
 from srs_tf.serving import bench
 from srs_tf.serving import recommend as rec
 from srs_tf.serving.export import export_saved_model

@@ -38,8 +38,8 @@ def _env(**extra):
 
 
 def _config(tfrec, run, **overrides):
-    from srs_tf.config import SRSConfig
-    from srs_tf.training.config import TrainConfig
+    from srs_tf.model_config import SRSConfig
+    from srs_tf.run_config import TrainConfig
 
     values = dict(
         data_dir=tfrec,
@@ -108,7 +108,7 @@ def test_frozen_mode_trains_only_the_matcher_on_cached_features(demo_tfrec, tmp_
 
 
 def test_no_classify_skips_warmup_and_emoji_loss(demo_tfrec, tmp_path):
-    from srs_tf.config import SRSConfig
+    from srs_tf.model_config import SRSConfig
     from srs_tf.training.trainer import Trainer
 
     config = _config(
@@ -344,7 +344,7 @@ def test_resume_with_another_model_config_is_refused(demo_tfrec, tmp_path):
     from srs_tf.training.trainer import Trainer
 
     Trainer(_config(demo_tfrec, tmp_path / "run"), verbose=False)
-    from srs_tf.config import SRSConfig
+    from srs_tf.model_config import SRSConfig
 
     with pytest.raises(ValueError, match="another model config"):
         other = SRSConfig(hidden_dim=12, emb_dim=8, inception_weights="none")

@@ -36,8 +36,8 @@ def test_layers_round_trip_through_their_config():
 def test_matcher_scores_do_not_depend_on_the_batch_padding_width():
     """An example scored alone (few columns kept) and beside a long utterance
     (all columns kept) gets the same scores and word attention."""
-    from srs_tf.config import SRSConfig
     from srs_tf.model.srs import build_matcher
+    from srs_tf.model_config import SRSConfig
 
     config = SRSConfig(
         vocab_size=40,

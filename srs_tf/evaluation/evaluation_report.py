@@ -232,7 +232,7 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Model mode: scores a split, reports, writes ``RUN/eval_<split>.json``.
 
-    Calls ``srs_tf.training.evaluation.score_split(data_dir, model_dir, split,
+    Calls ``srs_tf.evaluation.scoring.score_split(data_dir, model_dir, split,
     batch_size)`` (imported lazily: TensorFlow only loads in this mode), which
     returns ``scores`` [N, C], ``labels`` [N], ``num_turns`` [N] and, for
     RQ5, either ``candidate_images`` uint8 [N, C, H, W, 3] or
@@ -249,9 +249,9 @@ def evaluate_model(
         compute_ssim: compute the RQ5 breakdown when images are available.
         output: JSON path overriding ``model_dir/eval_<split>.json``.
     """
-    from srs_tf.training import evaluation  # pylint: disable=import-outside-toplevel
+    from srs_tf.evaluation import scoring  # lazy: imports TensorFlow
 
-    scored = evaluation.score_split(data_dir, model_dir, split, batch_size)
+    scored = scoring.score_split(data_dir, model_dir, split, batch_size)
     scores = np.asarray(scored["scores"])
     labels = np.asarray(scored["labels"])
     ssim = None

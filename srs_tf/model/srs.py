@@ -38,13 +38,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from srs_tf.config import SRSConfig
 from srs_tf.model.deep_interaction import DeepInteraction
 from srs_tf.model.feature_normalization import StickerFeatureNormalization
 from srs_tf.model.fusion import FusionNetwork, TurnMask
 from srs_tf.model.sticker_encoder import FLAT_DIM, REGION_DIM, StickerEncoder, num_regions
 from srs_tf.model.utterance_encoder import UtteranceEncoder
 from srs_tf.model.word_trim import PadWords, TrimWords
+from srs_tf.model_config import SRSConfig
 
 
 def uses_emoji_loss(config: SRSConfig) -> bool:

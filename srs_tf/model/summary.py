@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from srs_tf.config import ABLATIONS, SRSConfig
+from srs_tf.model_config import ABLATIONS, SRSConfig
 
 
 def _count(weights) -> int:

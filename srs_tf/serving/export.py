@@ -49,8 +49,8 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from srs_tf import atomic
-from srs_tf.config import SRSConfig
 from srs_tf.model.sticker_encoder import num_regions
+from srs_tf.model_config import SRSConfig
 
 EXPORT_INFO_FILE = "srs_export.json"
 VOCAB_FILE = "vocab"
@@ -563,20 +563,20 @@ def export_run(
     """Loads the best checkpoint of a ``bin/train`` run and exports it
     atomically; returns the written ``srs_export.json`` contents."""
     from srs_tf.data.vocab import Vocab
-    from srs_tf.training.evaluation import load_trainer
+    from srs_tf.restore import restore_model
 
     if os.path.lexists(export_dir) and not overwrite:
         raise ExportExistsError(
             f"{os.path.abspath(export_dir)} already exists; pass --overwrite to replace it"
         )
-    trainer = load_trainer(model_dir, data_dir)
-    config = trainer.config.model
-    tfrec = trainer.config.data_dir
+    model, run_config, step = restore_model(model_dir, data_dir)
+    config = run_config.model
+    tfrec = run_config.data_dir
     vocab = Vocab.load(os.path.join(tfrec, "vocab")).tokens
     emoji_vocab = Vocab.load(os.path.join(tfrec, "emoji_vocab")).tokens
-    metadata = run_metadata(model_dir, trainer.step_restored, tfrec)
+    metadata = run_metadata(model_dir, step, tfrec)
     path = export_atomic(
-        trainer.model, config, vocab, emoji_vocab, export_dir, metadata, overwrite=overwrite
+        model, config, vocab, emoji_vocab, export_dir, metadata, overwrite=overwrite
     )
     return load_export_info(path)
 

@@ -35,8 +35,8 @@ class TrainBenchConfig:
 
 
 def _trainer(config: TrainBenchConfig, mode: str, model_dir: str):
-    from srs_tf.config import SRSConfig
-    from srs_tf.training.config import TrainConfig
+    from srs_tf.model_config import SRSConfig
+    from srs_tf.run_config import TrainConfig
     from srs_tf.training.trainer import Trainer
 
     train_config = TrainConfig(
@@ -60,8 +60,8 @@ def _trainer(config: TrainBenchConfig, mode: str, model_dir: str):
 def _time_steps(trainer, config: TrainBenchConfig) -> float:
     import tensorflow as tf
 
-    batches = trainer._train_batches(config.seed)
-    step_fn = tf.function(trainer._joint_step)
+    batches = trainer.train_batches(config.seed)
+    step_fn = tf.function(trainer.joint_step)
     for _ in range(config.warmup):
         float(step_fn(next(batches))[0])
     start = time.perf_counter()
@@ -108,7 +108,7 @@ def _time_upper_warmup(trainer, config: TrainBenchConfig) -> float:
     rng = np.random.default_rng(config.seed)
     activations = tf.constant(rng.random((size,) + tuple(lower.output.shape[1:]), dtype=np.float32))
     emoji = tf.constant(rng.integers(2, trainer.config.model.emoji_vocab_size, size), tf.int32)
-    step_fn = tf.function(trainer._upper_warmup_step)
+    step_fn = tf.function(trainer.upper_warmup_step)
     for _ in range(config.warmup):
         float(step_fn(activations, emoji))
     start = time.perf_counter()

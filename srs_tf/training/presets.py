@@ -19,8 +19,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from srs_tf.config import SRSConfig
-from srs_tf.training.config import TrainConfig
+from srs_tf.model_config import SRSConfig
+from srs_tf.run_config import TrainConfig
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's setting (§6.2, §6.4): Inception-v3 from ImageNet, fine-tuned

@@ -21,7 +21,6 @@ negatives rather than repeating the batches it already trained on.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -33,25 +32,14 @@ import numpy as np
 import tensorflow as tf
 
 from srs_tf import atomic
+from srs_tf.evaluation import scoring
+from srs_tf.restore import BEST_CHECKPOINT_DIR, CHECKPOINT_DIR, CONFIG_FILE
+from srs_tf.run_config import TrainConfig, configure_model
 from srs_tf.training import distribute as dist
-from srs_tf.training.config import TrainConfig
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf."""
-
-
-def configure_model(config: TrainConfig, meta: dict) -> TrainConfig:
-    """Fills the model fields that the TFREC metadata fixes."""
-    model = dataclasses.replace(
-        config.model,
-        vocab_size=int(meta["vocab_size"]),
-        emoji_vocab_size=int(meta["emoji_vocab_size"]),
-        context_len=int(meta["context_len"]),
-        max_words=int(meta["max_words"]),
-        num_candidates=int(meta.get("num_candidates", config.model.num_candidates)),
-    )
-    return dataclasses.replace(config, model=model)
 
 
 def set_seed(seed: int) -> None:
@@ -108,7 +96,6 @@ class Trainer:
         config: TrainConfig,
         strategy: tf.distribute.Strategy | None = None,
         verbose: bool = True,
-        readonly: bool = False,
         sticker_features=None,
     ):
         """``sticker_features``: optional precomputed ``(regions [N, R, 768],
@@ -120,12 +107,10 @@ class Trainer:
         self.meta = pipeline.load_meta(config.data_dir)
         self.config = configure_model(config, self.meta)
         self.verbose = verbose
-        self.readonly = readonly
         self.strategy = strategy or dist.make_strategy(self.config.strategy)
-        self.chief = dist.is_chief(self.strategy) and not readonly
+        self.chief = dist.is_chief(self.strategy)
         self.save_dir = dist.writable_dir(self.config.model_dir, self.strategy)
-        if not readonly:
-            self._check_run_dir()
+        self._check_run_dir()
         set_seed(self.config.seed)
         if self.config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
@@ -173,7 +158,7 @@ class Trainer:
 
     def _check_run_dir(self) -> None:
         """Writes RUN/config.json, or checks a resumed run uses the same one."""
-        path = os.path.join(self.config.model_dir, "config.json")
+        path = os.path.join(self.config.model_dir, CONFIG_FILE)
         os.makedirs(self.config.model_dir, exist_ok=True)
         wanted = self.config.to_dict()
         if os.path.exists(path):
@@ -190,7 +175,7 @@ class Trainer:
                     f"(saved, now): {diff}; use a new --model_dir"
                 )
         if self.chief:
-            _write_json_atomic(path, wanted)
+            atomic.write_json(path, wanted)
 
     def _learning_rate(self):
         c = self.config
@@ -208,7 +193,7 @@ class Trainer:
         c = self.config
         # Resuming: the checkpoint holds every weight, so the original Inception
         # weights (e.g. the ImageNet file) are not read again.
-        resuming = bool(tf.train.latest_checkpoint(os.path.join(self.save_dir, "ckpt")))
+        resuming = bool(tf.train.latest_checkpoint(os.path.join(self.save_dir, CHECKPOINT_DIR)))
         with self.strategy.scope():
             self.model = build_srs(c.model, load_inception_weights=not resuming)
             self.encoder = self.model.get_layer("sticker_encoder")
@@ -230,13 +215,15 @@ class Trainer:
             best_map=self.best_map,
         )
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(self.save_dir, "ckpt"), max_to_keep=c.max_checkpoints
+            self.checkpoint,
+            os.path.join(self.save_dir, CHECKPOINT_DIR),
+            max_to_keep=c.max_checkpoints,
         )
         self.best_checkpoint = tf.train.Checkpoint(
             encoder=self.encoder, matcher=self.matcher, step=self.step
         )
         self.best_manager = tf.train.CheckpointManager(
-            self.best_checkpoint, os.path.join(self.save_dir, "best"), max_to_keep=1
+            self.best_checkpoint, os.path.join(self.save_dir, BEST_CHECKPOINT_DIR), max_to_keep=1
         )
         self.writer = (
             tf.summary.create_file_writer(os.path.join(c.model_dir, "logs"))
@@ -262,38 +249,13 @@ class Trainer:
         return int(self.step.numpy())
 
     # ----------------------------------------------------------- forward pass
-    def encode_candidates(self, images, training):
-        """Runs the sticker encoder on [B, C, S, S, 3] candidates."""
-        shape = tf.shape(images)
-        size = self.config.model.image_size
-        out = self.encoder(tf.reshape(images, [-1, size, size, 3]), training=training)
-        regions = out["sticker_regions"]
-        regions = tf.reshape(regions, tf.concat([shape[:2], tf.shape(regions)[1:]], 0))
-        flat = tf.reshape(out["sticker_flat"], tf.concat([shape[:2], [-1]], 0))
-        emoji = tf.reshape(out["emoji_logits"], tf.concat([shape[:2], [-1]], 0))
-        return regions, flat, emoji
-
     def candidate_features(self, batch, training):
         """(regions, flat, emoji_logits or None) for a batch, from the cache
         in frozen mode, else by running the encoder."""
-        if self.frozen_features is not None:
-            regions, flat = self.frozen_features
-            ids = batch["candidate_ids"]
-            return tf.gather(regions, ids), tf.gather(flat, ids), None
-        return self.encode_candidates(batch["candidates"], training)
+        return scoring.candidate_features(self.encoder, batch, self.frozen_features, training)
 
     def forward(self, batch, training):
-        regions, flat, emoji = self.candidate_features(batch, training)
-        out = self.matcher(
-            {
-                "context_ids": batch["context_ids"],
-                "num_turns": batch["num_turns"],
-                "sticker_regions": regions,
-                "sticker_flat": flat,
-            },
-            training=training,
-        )
-        return out, emoji
+        return scoring.forward(self.encoder, self.matcher, batch, self.frozen_features, training)
 
     # ---------------------------------------------------------------- steps
     def _apply(self, tape, loss, variables):
@@ -303,7 +265,9 @@ class Trainer:
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
 
-    def _warmup_step(self, images, emoji):
+    def warmup_step(self, images, emoji):
+        """One emoji warm-up step on uint8 stickers ``[N, S, S, 3]`` and their
+        emoji ids ``[N]`` (only L_s, only the sticker encoder); returns L_s."""
         from srs_tf.model.losses import emoji_loss
 
         def replica_fn(images, emoji):
@@ -317,7 +281,9 @@ class Trainer:
         per_replica = self.strategy.run(replica_fn, args=(images, emoji))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
 
-    def _joint_step(self, batch):
+    def joint_step(self, batch):
+        """One training step of L_r (+ L_s when the encoder trains) on a batch
+        of ``train_batches``; returns ``(L_r, L_s)``. Wrap it in tf.function."""
         from srs_tf.model.losses import emoji_loss, hinge_loss
 
         c = self.config
@@ -372,7 +338,8 @@ class Trainer:
         ds = tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(2)
         return iter(self.strategy.experimental_distribute_dataset(ds))
 
-    def _train_batches(self, seed: int) -> Iterator:
+    def train_batches(self, seed: int) -> Iterator:
+        """The endless, shuffled training batches that ``joint_step`` takes."""
         from srs_tf.data import pipeline
 
         ds = pipeline.make_dataset(
@@ -393,22 +360,16 @@ class Trainer:
     # ------------------------------------------------------------ the loop
     def encode_bank(self, batch_size: int = 64):
         """Encodes every bank sticker once (frozen mode): (regions, flat)."""
-        images = self.bank.images
-        regions, flats = [], []
-        encode = tf.function(lambda x: self.encoder(x, training=False))
-        progress = Progress(len(images), 10, "encode bank", 1, self.verbose and self.chief)
-        for n, start in enumerate(range(0, len(images), batch_size)):
-            out = encode(tf.constant(images[start : start + batch_size]))
-            regions.append(out["sticker_regions"].numpy().astype(np.float16))
-            flats.append(out["sticker_flat"].numpy().astype(np.float16))
-            done = min(start + batch_size, len(images))
-            if (n + 1) % 10 == 0 or done == len(images):
-                progress.show(n + 1, done, "stickers", progress.rate(done))
-        dtype = keras.mixed_precision.global_policy().compute_dtype
-        return (
-            tf.constant(np.concatenate(regions), dtype=dtype),
-            tf.constant(np.concatenate(flats), dtype=dtype),
-        )
+        total = len(self.bank)
+        progress = Progress(total, 10, "encode bank", 1, self.verbose and self.chief)
+        calls = {"n": 0}
+
+        def on_batch(done):
+            calls["n"] += 1
+            if calls["n"] % 10 == 0 or done == total:
+                progress.show(calls["n"], done, "stickers", progress.rate(done))
+
+        return scoring.encode_bank(self.encoder, self.bank.images, batch_size, on_batch)
 
     def set_feature_statistics(self, regions, flat) -> None:
         """Frozen mode: standardise the cached features per channel inside the
@@ -463,7 +424,7 @@ class Trainer:
             "config": c.to_dict(),
         }
         if self.chief:
-            _write_json_atomic(os.path.join(c.model_dir, "train_summary.json"), summary)
+            atomic.write_json(os.path.join(c.model_dir, "train_summary.json"), summary)
         return summary
 
     # ------------------------------------------- batch norm and the upper mode
@@ -524,7 +485,9 @@ class Trainer:
             self._log(f"reusing the lower-block cache {cache.path}")
         return activations
 
-    def _upper_warmup_step(self, activations, emoji):
+    def upper_warmup_step(self, activations, emoji):
+        """One warm-up step of the upper blocks on cached lower-block
+        activations and emoji ids; returns L_s."""
         from srs_tf.model.losses import emoji_loss
 
         _, upper = self.upper_parts()
@@ -568,7 +531,7 @@ class Trainer:
             warmup,
             "emoji warm-up (upper blocks)",
             batches(),
-            tf.function(self._upper_warmup_step),
+            tf.function(self.upper_warmup_step),
         )
 
     def _encode_bank_upper(
@@ -616,7 +579,7 @@ class Trainer:
 
     def _save_failed_marker(self, step, name, value):
         if self.chief:
-            _write_json_atomic(
+            atomic.write_json(
                 os.path.join(self.config.model_dir, "diverged.json"),
                 {"step": int(step), "loss": name, "value": str(value)},
             )
@@ -627,7 +590,7 @@ class Trainer:
     def _run_warmup(self, step: int, warmup: int, seed: int) -> int:
         batches = self._warmup_batches(seed)
         return self._warmup_loop(
-            step, warmup, "emoji warm-up", batches, tf.function(self._warmup_step)
+            step, warmup, "emoji warm-up", batches, tf.function(self.warmup_step)
         )
 
     def _warmup_loop(self, step: int, warmup: int, label: str, batches, step_fn) -> int:
@@ -654,8 +617,8 @@ class Trainer:
     def _run_joint(self, step: int, seed: int) -> int:
         c = self.config
         warmup = c.warmup_steps
-        batches = self._train_batches(seed)
-        step_fn = tf.function(self._joint_step)
+        batches = self.train_batches(seed)
+        step_fn = tf.function(self.joint_step)
         eval_every = c.eval_every or self.steps_per_epoch
         progress = Progress(
             self.joint_steps,
@@ -693,56 +656,27 @@ class Trainer:
 
     # ------------------------------------------------------------ validation
     def score(self, split: str, max_examples: int = 0, batch_size: int | None = None) -> dict:
-        """Scores a split's stored candidate lists.
+        """Scores a split's stored candidate lists (``scoring.score_dataset``).
 
         Returns numpy arrays: scores [N, C], label [N], num_turns [N],
         candidate_ids [N, C], plus the first batch's images and attention (for
         heat-map summaries).
         """
-        from srs_tf.data import pipeline
-
-        batch_size = batch_size or self.config.batch_size
         cached = self.frozen_features is not None
         # With cached features the images are only needed for the heat-maps of
         # the first batch, so they are not gathered for every example.
-        ds = pipeline.make_dataset(
-            self.config.data_dir,
+        ds = scoring.split_dataset(
+            self.config,
             split,
-            batch_size=batch_size,
-            training=False,
-            seed=self.config.seed,
+            self.bank,
+            self.meta,
+            batch_size or self.config.batch_size,
             with_images=not cached,
-            repeat=False,
-            drop_remainder=False,
-            bank=self.bank,
-            meta=self.meta,
+            max_examples=max_examples,
         )
-        if max_examples:
-            ds = ds.take(int(math.ceil(max_examples / batch_size)))
-        infer = tf.function(lambda b: self.forward(b, training=False)[0], reduce_retracing=True)
-        keys = ("context_ids", "num_turns", "candidate_ids") + (() if cached else ("candidates",))
-        scores, labels, turns, ids, first = [], [], [], [], None
-        for batch in ds:
-            out = infer({k: batch[k] for k in keys})
-            scores.append(out["scores"].numpy().astype(np.float32))
-            labels.append(batch["label"].numpy())
-            turns.append(batch["num_turns"].numpy())
-            ids.append(batch["candidate_ids"].numpy())
-            if first is None:
-                images = self.bank.gather(ids[-1]) if cached else batch["candidates"].numpy()
-                first = {
-                    "candidates": images,
-                    "label": labels[-1],
-                    "num_turns": turns[-1],
-                    "sticker_attention": out["sticker_attention"].numpy().astype(np.float32),
-                }
-        return {
-            "scores": np.concatenate(scores),
-            "label": np.concatenate(labels),
-            "num_turns": np.concatenate(turns),
-            "candidate_ids": np.concatenate(ids),
-            "first_batch": first,
-        }
+        return scoring.score_dataset(
+            self.encoder, self.matcher, ds, self.frozen_features, self.bank
+        )
 
     def validate(self, step: int, write: bool = True) -> dict:
         from srs_tf.evaluation.metrics import compute_metrics
@@ -766,7 +700,7 @@ class Trainer:
                 self.best_map.assign(metrics["MAP"])
                 self.best_manager.save(checkpoint_number=step)
                 if self.chief:
-                    _write_json_atomic(
+                    atomic.write_json(
                         os.path.join(self.config.model_dir, "best.json"),
                         {"step": int(step), "val": metrics},
                     )
@@ -801,7 +735,3 @@ def _heatmap_summary(first_batch: dict, max_outputs: int = 6) -> None:
         )
         images.append(overlay_attention(first_batch["candidates"][i, gt], attention))
     tf.summary.image("sticker_attention", np.stack(images), max_outputs=max_outputs)
-
-
-def _write_json_atomic(path: str, value) -> None:
-    atomic.write_json(path, value)

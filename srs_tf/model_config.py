@@ -39,8 +39,8 @@ class SRSConfig:
         downloaded by Keras where a network exists), ``"none"`` (random
         init) or a path to a Keras ``.h5``, a TF-Slim ``inception_v3.ckpt``
         or the StickerChat release checkpoint. Code that restores every
-        weight from a checkpoint builds with ``"none"`` (as
-        ``srs_tf.training.evaluation`` does), so it never needs the file.
+        weight from a checkpoint does not read it
+        (``srs_tf.restore.restore_model``).
     """
 
     vocab_size: int = 20000

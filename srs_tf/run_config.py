@@ -1,4 +1,5 @@
-"""Training configuration: one dataclass, filled from `bin/train`'s flags."""
+"""The configuration of a run: one dataclass, filled from `bin/train`'s flags
+and saved as ``RUN/config.json``; training, evaluation and serving read it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import dataclasses
 import json
 from typing import Any
 
-from srs_tf.config import SRSConfig
+from srs_tf.model_config import SRSConfig
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 STICKER_ENCODER_MODES = ("finetune", "frozen", "upper")
@@ -125,3 +126,16 @@ class TrainConfig:
         values = dict(values)
         values["model"] = SRSConfig.from_dict(values.get("model", {}))
         return cls(**values)
+
+
+def configure_model(config: TrainConfig, meta: dict) -> TrainConfig:
+    """Fills the model fields that the TFREC metadata fixes."""
+    model = dataclasses.replace(
+        config.model,
+        vocab_size=int(meta["vocab_size"]),
+        emoji_vocab_size=int(meta["emoji_vocab_size"]),
+        context_len=int(meta["context_len"]),
+        max_words=int(meta["max_words"]),
+        num_candidates=int(meta.get("num_candidates", config.model.num_candidates)),
+    )
+    return dataclasses.replace(config, model=model)
