@@ -26,7 +26,8 @@ import os
 
 import numpy as np
 
-from srs_tf.data.tfrecords import BANK_DIR, BANK_IMAGES, BANK_INDEX, META_FILE, NEGATIVES
+from srs_tf.data.candidates import check_negatives, sample_candidates
+from srs_tf.data.tfrecords import BANK_DIR, BANK_IMAGES, BANK_INDEX, META_FILE
 
 SHUFFLE_BUFFER = 10_000
 
@@ -167,139 +168,140 @@ def make_dataset(
     meta = meta if meta is not None else load_meta(tfrec_dir)
     training = (split == "train") if training is None else bool(training)
     negatives = negatives or meta.get("negatives", "random")
-    if negatives not in NEGATIVES:
-        raise ValueError(f"negatives must be one of {', '.join(NEGATIVES)}, got {negatives!r}")
-    stored_c = int(meta["num_candidates"])
-    num_c = stored_c if num_candidates is None else int(num_candidates)
+    check_negatives(negatives)
     drop_remainder = training if drop_remainder is None else bool(drop_remainder)
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    T, L = int(meta["context_len"]), int(meta["max_words"])
     paths = _shard_paths(tfrec_dir, meta, split)
     bank = bank if bank is not None else load_sticker_bank(tfrec_dir)
+    num_c = _check_num_candidates(meta, bank, split, training, num_candidates)
+
+    autotune = tf.data.AUTOTUNE
+    ds = _read_records(paths, training, seed, shuffle_buffer, repeat)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     stored = not training
-    if stored and num_c != stored_c:
-        raise ValueError(
-            f"{split} stores {stored_c} candidates per example; num_candidates="
-            f"{num_c} is only possible with training=True"
+    ds = ds.map(
+        _parser(meta, negatives if stored else None, num_c),
+        num_parallel_calls=autotune,
+        deterministic=True,
+    )
+    if training:
+        set_start = tf.constant(bank.set_start.astype(np.int32))
+        set_size = tf.constant(bank.set_size.astype(np.int32))
+
+        def sample(batch, seed_of_batch):
+            out = dict(batch)
+            out["candidate_ids"], out["label"] = sample_candidates(
+                batch["gt"],
+                batch["set_index"],
+                set_start,
+                set_size,
+                num_c,
+                negatives,
+                seed_of_batch,
+            )
+            return out
+
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(
+            sample, num_parallel_calls=autotune, deterministic=True
         )
-    if not stored and (num_c < 2 or num_c > int(bank.set_size.min())):
+    ds = ds.map(_finisher(bank, with_images), num_parallel_calls=autotune, deterministic=True)
+    return ds.prefetch(autotune)
+
+
+def _check_num_candidates(meta, bank, split, training, num_candidates) -> int:
+    """The list size: meta.json's for stored lists; 2 .. smallest set when drawn."""
+    stored_c = int(meta["num_candidates"])
+    num_c = stored_c if num_candidates is None else int(num_candidates)
+    if not training:
+        if split == "train":
+            raise ValueError("the train split has no stored candidates; use training=True")
+        if num_c != stored_c:
+            raise ValueError(
+                f"{split} stores {stored_c} candidates per example; num_candidates="
+                f"{num_c} is only possible with training=True"
+            )
+    elif num_c < 2 or num_c > int(bank.set_size.min()):
         raise ValueError(
             f"num_candidates={num_c} must be in 2..{int(bank.set_size.min())} "
             "(the smallest set in the bank)"
         )
+    return num_c
 
+
+def _read_records(paths, training: bool, seed: int, shuffle_buffer: int, repeat: bool):
+    """Serialized examples: in file order, or shard- and example-shuffled."""
+    import tensorflow as tf
+
+    if not training:
+        ds = tf.data.TFRecordDataset(paths)
+        return ds.repeat() if repeat else ds
+    if len(paths) > 1:
+        files = tf.data.Dataset.from_tensor_slices(paths)
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        ds = files.interleave(
+            tf.data.TFRecordDataset,
+            cycle_length=min(len(paths), 4),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+    else:
+        ds = tf.data.TFRecordDataset(paths)
+    ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return ds.repeat() if repeat else ds
+
+
+def _parser(meta: dict, stored_negatives: str | None, num_candidates: int):
+    """Parses a batch of serialized examples; with ``stored_negatives`` also
+    its stored candidate list (``cand_<kind>``, ``label_<kind>``)."""
+    import tensorflow as tf
+
+    turns, words = int(meta["context_len"]), int(meta["max_words"])
     features = {
-        "context_ids": tf.io.FixedLenFeature([T * L], tf.int64),
+        "context_ids": tf.io.FixedLenFeature([turns * words], tf.int64),
         "num_turns": tf.io.FixedLenFeature([], tf.int64),
         "gt": tf.io.FixedLenFeature([], tf.int64),
         "set_index": tf.io.FixedLenFeature([], tf.int64),
     }
-    if stored:
-        if split == "train":
-            raise ValueError("the train split has no stored candidates; use training=True")
-        features[f"cand_{negatives}"] = tf.io.FixedLenFeature([num_c], tf.int64)
-        features[f"label_{negatives}"] = tf.io.FixedLenFeature([], tf.int64)
-
-    emoji_table = tf.constant(bank.emoji_id.astype(np.int32))
-    set_start = tf.constant(bank.set_start.astype(np.int32))
-    set_size = tf.constant(bank.set_size.astype(np.int32))
-    max_set = int(bank.set_size.max())
+    if stored_negatives:
+        features[f"cand_{stored_negatives}"] = tf.io.FixedLenFeature([num_candidates], tf.int64)
+        features[f"label_{stored_negatives}"] = tf.io.FixedLenFeature([], tf.int64)
 
     def parse(serialized):
         ex = tf.io.parse_example(serialized, features)
         out = {
-            "context_ids": tf.reshape(tf.cast(ex["context_ids"], tf.int32), [-1, T, L]),
+            "context_ids": tf.reshape(tf.cast(ex["context_ids"], tf.int32), [-1, turns, words]),
             "num_turns": tf.cast(ex["num_turns"], tf.int32),
             "gt": tf.cast(ex["gt"], tf.int32),
             "set_index": tf.cast(ex["set_index"], tf.int32),
         }
-        if stored:
-            out["candidate_ids"] = tf.cast(ex[f"cand_{negatives}"], tf.int32)
-            out["label"] = tf.cast(ex[f"label_{negatives}"], tf.int32)
+        if stored_negatives:
+            out["candidate_ids"] = tf.cast(ex[f"cand_{stored_negatives}"], tf.int32)
+            out["label"] = tf.cast(ex[f"label_{stored_negatives}"], tf.int32)
         return out
 
-    def sample(batch, rnd):
-        gt, sidx = batch["gt"], batch["set_index"]
-        b = tf.shape(gt)[0]
-        start = tf.gather(set_start, sidx)
-        size = tf.gather(set_size, sidx)
-        offset = gt - start  # position of the gt inside its set
-        rnd = tf.cast(rnd, tf.int64)
-        if negatives == "random":
-            u = tf.random.stateless_uniform(
-                [b, max_set - 1], seed=tf.stack([rnd, tf.constant(0, tf.int64)])
-            )
-            valid = tf.range(max_set - 1)[None, :] < (size - 1)[:, None]
-            u = tf.where(valid, u, -1.0)
-            _, j = tf.math.top_k(u, k=num_c - 1, sorted=False)
-        else:
-            j = tf.tile(tf.range(num_c - 1)[None, :], [b, 1])
-        j = j + tf.cast(j >= offset[:, None], tf.int32)  # skip the gt
-        neg_rows = start[:, None] + j
-        pos = tf.random.stateless_uniform(
-            [b],
-            seed=tf.stack([rnd, tf.constant(1, tf.int64)]),
-            minval=0,
-            maxval=num_c,
-            dtype=tf.int32,
-        )
-        c = tf.range(num_c)[None, :]
-        neg_idx = tf.clip_by_value(c - tf.cast(c > pos[:, None], tf.int32), 0, num_c - 2)
-        cands = tf.where(c == pos[:, None], gt[:, None], tf.gather(neg_rows, neg_idx, batch_dims=1))
-        out = dict(batch)
-        out["candidate_ids"] = cands
-        out["label"] = pos
-        return out
+    return parse
 
-    images = bank.images
-    img_shape = tuple(int(d) for d in images.shape[1:])
 
-    def gather_np(rows):
-        return bank.gather(rows)
+def _finisher(bank: StickerBank, with_images: bool):
+    """The batch dict of docs/CONTRACTS.md: candidates' emoji ids, and their
+    images gathered from the bank when ``with_images``."""
+    import tensorflow as tf
+
+    emoji_table = tf.constant(bank.emoji_id.astype(np.int32))
+    image_shape = tuple(int(d) for d in bank.images.shape[1:])
 
     def finish(batch):
         cands = batch["candidate_ids"]
-        out = {
-            "context_ids": batch["context_ids"],
-            "num_turns": batch["num_turns"],
-        }
+        out = {"context_ids": batch["context_ids"], "num_turns": batch["num_turns"]}
         if with_images:
-            imgs = tf.numpy_function(gather_np, [cands], tf.uint8, stateful=False)
-            imgs.set_shape(cands.shape.concatenate(img_shape))
-            out["candidates"] = imgs
+            images = tf.numpy_function(bank.gather, [cands], tf.uint8, stateful=False)
+            images.set_shape(cands.shape.concatenate(image_shape))
+            out["candidates"] = images
         out["candidate_ids"] = cands
         out["candidate_emoji"] = tf.gather(emoji_table, cands)
         out["label"] = batch["label"]
         return out
 
-    autotune = tf.data.AUTOTUNE
-    if training:
-        files = tf.data.Dataset.from_tensor_slices(paths)
-        if len(paths) > 1:
-            files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-            ds = files.interleave(
-                tf.data.TFRecordDataset,
-                cycle_length=min(len(paths), 4),
-                num_parallel_calls=autotune,
-                deterministic=True,
-            )
-        else:
-            ds = tf.data.TFRecordDataset(paths)
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            ds = ds.repeat()
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        ds = ds.map(parse, num_parallel_calls=autotune, deterministic=True)
-        rnd = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, rnd)).map(
-            sample, num_parallel_calls=autotune, deterministic=True
-        )
-    else:
-        ds = tf.data.TFRecordDataset(paths)
-        if repeat:
-            ds = ds.repeat()
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        ds = ds.map(parse, num_parallel_calls=autotune, deterministic=True)
-    ds = ds.map(finish, num_parallel_calls=autotune, deterministic=True)
-    return ds.prefetch(autotune)
+    return finish

@@ -37,10 +37,10 @@ import numpy as np
 from srs_tf import atomic
 from srs_tf.data import release as release_lib
 from srs_tf.data import stickers as stickers_lib
+from srs_tf.data.candidates import NEGATIVES, fixed_candidates
 from srs_tf.data.report import Counts, Progress, Report
 
 FORMAT_VERSION = 1
-NEGATIVES = ("random", "first")
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 BANK_DIR = "bank"
 BANK_IMAGES = "images.npy"
@@ -59,7 +59,7 @@ class TFRecordsConfig:
     """Options of ``make_tfrecords`` (the flags of ``bin/make_tfrecords``).
 
     Attributes:
-      data_dir: the release directory (SPEC §2).
+      data_dir: the release directory (docs/DESIGN.md#release-format).
       output_dir: TFREC directory to create.
       context_len: utterances kept per context, the most recent ones.
       max_words: words kept per utterance, the first ones.
@@ -243,29 +243,6 @@ def _int_feature(values):
     import tensorflow as tf
 
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in np.ravel(values)]))
-
-
-def fixed_candidates(
-    gt_row: int,
-    set_start: int,
-    set_size: int,
-    num_candidates: int,
-    rng: np.random.Generator,
-    negatives: str,
-) -> tuple[np.ndarray, int]:
-    """Candidate bank rows (gt + ``num_candidates-1`` same-set negatives, never
-    the gt) and the gt position, drawn with ``rng``. ``negatives='first'`` takes
-    the first other stickers of the set in bank (= mapping) order."""
-    others = np.concatenate(
-        [np.arange(set_start, gt_row), np.arange(gt_row + 1, set_start + set_size)]
-    )
-    if negatives == "random":
-        negs = rng.choice(others, size=num_candidates - 1, replace=False)
-    else:
-        negs = others[: num_candidates - 1]
-    pos = int(rng.integers(num_candidates))
-    cands = np.insert(negs, pos, gt_row).astype(np.int64)
-    return cands, pos
 
 
 def _example_proto(
