@@ -1,8 +1,9 @@
-"""Exports a trained SRS model as a TensorFlow SavedModel (SPEC §6).
+"""Exports a trained SRS model as a TensorFlow SavedModel
+(docs/DESIGN.md#savedmodel-contract).
 
 The SavedModel is a ``tf.Module`` that holds the variables of the two Keras
 sub-models of ``build_srs`` (``sticker_encoder`` and ``matcher``), the word
-and emoji vocabularies as lookup tables, and six signatures
+and emoji vocabularies as lookup tables, and five signatures
 (docs/SERVING.md has the full table):
 
 * ``serving_default``: ``context_ids`` int32 ``[B, T, L]`` + ``candidates``
@@ -49,16 +50,13 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from srs_tf import atomic
-from srs_tf.model.sticker_encoder import num_regions
+from srs_tf.data.vocab import PAD_ID, UNK_ID
+from srs_tf.model.sticker_encoder import FLAT_DIM, REGION_DIM, num_regions
 from srs_tf.model_config import SRSConfig
 
 EXPORT_INFO_FILE = "srs_export.json"
 VOCAB_FILE = "vocab"
 EMOJI_VOCAB_FILE = "emoji_vocab"
-REGION_DIM = 768
-FLAT_DIM = 2048
-PAD_ID = 0
-UNK_ID = 1
 SIGNATURES = (
     "serving_default",
     "rank_text",
