@@ -18,7 +18,7 @@ ABLATIONS = ("none", "no_pretrain", "no_classify", "no_din", "no_fr")
 
 @dataclasses.dataclass
 class SRSConfig:
-    """Hyper-parameters of the SRS model (SPEC §4).
+    """Hyper-parameters of the SRS model (docs/DESIGN.md#model-contract).
 
     Attributes:
       vocab_size: word vocabulary size including the reserved ``[PAD]`` (0)

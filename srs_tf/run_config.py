@@ -16,7 +16,7 @@ LR_SCHEDULES = ("constant", "polynomial")
 
 @dataclasses.dataclass
 class TrainConfig:
-    """How to train SRS (SPEC §4 "Learning", §5 `bin/train`).
+    """How to train SRS (docs/DESIGN.md#learning, docs/DESIGN.md#training-runs).
 
     Attributes:
       data_dir: TFREC directory written by `bin/make_tfrecords`.

@@ -1,4 +1,5 @@
-"""Writes a tiny dataset in the StickerChat release format (SPEC §2) for tests.
+"""Writes a tiny dataset in the StickerChat release format (docs/DESIGN.md#release-format)
+for tests.
 
 ``write_release(tmp_dir, inject=[...])`` returns a ``FixtureInfo`` that
 records what was written and what a correct reader must make of it: which

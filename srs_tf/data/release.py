@@ -1,4 +1,4 @@
-"""Reader of the StickerChat release format (SPEC §2, docs/DATA.md).
+"""Reader of the StickerChat release format (docs/DESIGN.md#release-format, docs/DATA.md).
 
 ::
 

@@ -1,4 +1,4 @@
-"""Scores files: the release code's prediction-file layout (SPEC §5).
+"""Scores files: the release code's prediction-file layout (docs/EVALUATION.md#scores-file).
 
 One line per candidate, ``score<TAB>label`` (label 1 for the ground truth,
 else 0); the candidates of one example are on consecutive lines, ``list_size``

@@ -1,4 +1,5 @@
-"""Pretrained weights for the Keras InceptionV3 sticker encoder (SPEC §4).
+"""Pretrained weights for the Keras InceptionV3 sticker encoder
+(docs/DESIGN.md#pretrained-weights, docs/INCEPTION_WEIGHTS.md).
 
 ``load_inception_weights(backbone, source)`` fills a
 ``keras.applications.InceptionV3(include_top=False, weights=None, ...)``
@@ -665,7 +666,8 @@ def load_inception_weights(backbone, source: str) -> int:
         import keras
 
         # Keras' own weights: from its cache, or fetched by Keras itself where
-        # a network exists (SPEC §7); srs_tf never downloads anything.
+        # a network exists (docs/DESIGN.md#dependencies); srs_tf never downloads
+        # anything itself.
         reference = keras.applications.InceptionV3(
             include_top=False, weights="imagenet", input_shape=tuple(backbone.input_shape[1:])
         )

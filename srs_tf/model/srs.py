@@ -13,7 +13,7 @@ Three builders:
   S, S, 3]}`` -> the matcher's outputs plus ``"emoji_logits" [B, C, E]``;
   it nests the two models above as layers named ``"sticker_encoder"`` and
   ``"matcher"`` (``model.get_layer("sticker_encoder")`` gives the variables
-  of the emoji warm-up, SPEC §4).
+  of the emoji warm-up, docs/DESIGN.md#learning).
 
 The candidate axis C is dynamic (``None``): the same model ranks 10
 candidates in training and any number of stickers when serving. T and L are

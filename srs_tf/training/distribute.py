@@ -1,4 +1,5 @@
-"""Distribution strategies for `bin/train` (SPEC §5: multi-GPU, multi-worker)."""
+"""Distribution strategies for `bin/train`: multi-GPU and multi-worker
+(docs/DESIGN.md#training-runs)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The SRS training loop (paper §5.6, SPEC §4 "Learning" and §5 `bin/train`).
+"""The SRS training loop (paper §5.6; docs/DESIGN.md#learning,
+docs/DESIGN.md#training-runs).
 
 Two stages, as the release code:
   1. emoji warm-up: for `emoji_warmup_steps` steps only the emoji loss L_s

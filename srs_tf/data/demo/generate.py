@@ -1,6 +1,6 @@
 """Writes the open demo benchmark in the StickerChat release format.
 
-Layout (docs/DEMO_DATA.md, SPEC §2):
+Layout (docs/DEMO_DATA.md; the release format of docs/DESIGN.md#release-format):
 
   DATA/release_{train,val,test}.json   JSON lines, one context-sticker pair each
   DATA/vocab                           "<word> <count>", train contexts, most frequent first
