@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -64,3 +64,31 @@ def replace_directory(tmp: str, out: str) -> None:
     os.chmod(out, 0o755)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_directory(out: str, check: Callable[[], None] | None = None) -> Iterator[str]:
+    """Stage a whole output directory, then put it in place.
+
+    Yields a new empty directory beside ``out``. When the block ends without
+    an error, ``check()`` runs (e.g. to refuse an ``out`` that appeared in
+    the meantime) and the staged directory replaces ``out``
+    (``replace_directory``). On any error, interruption included, the staged
+    directory is removed and ``out`` is left as it was.
+
+    Example:
+        with staged_directory("runs/export") as tmp:
+            write_everything_into(tmp)
+    """
+    out = os.path.abspath(out)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    try:
+        yield tmp
+        if check is not None:
+            check()
+        replace_directory(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

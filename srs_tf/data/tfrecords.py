@@ -39,6 +39,7 @@ from srs_tf.data import release as release_lib
 from srs_tf.data import stickers as stickers_lib
 from srs_tf.data.candidates import NEGATIVES, fixed_candidates
 from srs_tf.data.report import Counts, Progress, Report
+from srs_tf.model_config import CONTEXT_LEN, MAX_WORDS, NUM_CANDIDATES
 
 FORMAT_VERSION = 1
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
@@ -78,9 +79,9 @@ class TFRecordsConfig:
 
     data_dir: str
     output_dir: str
-    context_len: int = 15
-    max_words: int = 30
-    num_candidates: int = 10
+    context_len: int = CONTEXT_LEN
+    max_words: int = MAX_WORDS
+    num_candidates: int = NUM_CANDIDATES
     seed: int = 1234
     negatives: str = "random"
     num_shards: int = 4
@@ -359,13 +360,8 @@ def make_tfrecords(config: TFRecordsConfig) -> Report:
         progress.close()
     set_ids = [s for s in sets if s in referenced]  # catalogue order = numeric set-id order
 
-    parent = os.path.dirname(out) or "."
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(out)}.tmp-{os.getpid()}")
-    if os.path.exists(tmp):
-        shutil.rmtree(tmp)
-    os.makedirs(tmp)
-    try:
+    # _check_output runs again at the end: the output may have appeared meanwhile.
+    with atomic.staged_directory(out, lambda: _check_output(out, config.overwrite)) as tmp:
         index = _write_bank(release, set_ids, os.path.join(tmp, BANK_DIR), config, report.bank)
         report.bank_stickers = len(index.sticker_id)
         report.bank_sets = len(index.set_ids)
@@ -404,9 +400,4 @@ def make_tfrecords(config: TFRecordsConfig) -> Report:
             f.write("\n")
         report.write_json(os.path.join(tmp, REPORT_FILE))
 
-        _check_output(out, config.overwrite)  # it may have appeared meanwhile
-        atomic.replace_directory(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report

@@ -43,8 +43,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 
 import tensorflow as tf
@@ -528,15 +526,8 @@ def export_atomic(
     export_dir = os.path.abspath(export_dir)
     if os.path.lexists(export_dir) and not overwrite:
         raise ExportExistsError(f"{export_dir} already exists; pass --overwrite to replace it")
-    parent = os.path.dirname(export_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
-    try:
+    with atomic.staged_directory(export_dir) as tmp:
         export_saved_model(model, config, vocab, emoji_vocab, tmp, metadata)
-        atomic.replace_directory(tmp, export_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return export_dir
 
 

@@ -23,9 +23,7 @@ import collections
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 
@@ -491,13 +489,9 @@ def generate(cfg: DemoConfig, log: Callable[[str], None] | None = None) -> dict:
     """Builds the dataset into cfg.output_dir; returns the statistics dict."""
     cfg.validate()
     out = os.path.abspath(cfg.output_dir)
-    if os.path.lexists(out) and not cfg.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
+    _check_output(out, cfg.overwrite)
     t0 = time.time()
-    tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".tmp-", dir=parent)
-    try:
+    with atomic.staged_directory(out, lambda: _check_output(out, cfg.overwrite)) as tmp:
         seeds = np.random.SeedSequence(cfg.seed).spawn(6)
         rng_sets, rng_chats, rng_tr, rng_va, rng_te, rng_stats = (
             np.random.default_rng(s) for s in seeds
@@ -537,19 +531,13 @@ def generate(cfg: DemoConfig, log: Callable[[str], None] | None = None) -> dict:
         with open(os.path.join(tmp, "stats.json"), "w", encoding="utf-8") as f:
             json.dump(stats, f, ensure_ascii=False, indent=2, sort_keys=True)
             f.write("\n")
-        _replace(tmp, out, cfg.overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     _log(f"wrote {out} in {time.time() - t0:.1f}s", log)
     return stats
 
 
-def _replace(tmp: str, out: str, overwrite: bool) -> None:
-    if os.path.lexists(out):
-        if not overwrite:
-            raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    atomic.replace_directory(tmp, out)
+def _check_output(out: str, overwrite: bool) -> None:
+    if os.path.lexists(out) and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
 
 
 def format_stats(stats: dict) -> str:
