@@ -15,6 +15,12 @@ from typing import Any
 
 ABLATIONS = ("none", "no_pretrain", "no_classify", "no_din", "no_fr")
 
+# The data-shape defaults, shared by the model, the TFRecords writer, the
+# benchmarks and the scores files (one home for each).
+CONTEXT_LEN = 15  # turns read (release code default)
+MAX_WORDS = 30  # words per utterance (paper §6.4)
+NUM_CANDIDATES = 10  # ground truth + 9 same-set negatives (paper §6.4)
+
 
 @dataclasses.dataclass
 class SRSConfig:
@@ -47,9 +53,9 @@ class SRSConfig:
     emoji_vocab_size: int = 64
     emb_dim: int = 100
     hidden_dim: int = 100
-    context_len: int = 15
-    max_words: int = 30
-    num_candidates: int = 10
+    context_len: int = CONTEXT_LEN
+    max_words: int = MAX_WORDS
+    num_candidates: int = NUM_CANDIDATES
     image_size: int = 128
     dropout: float = 0.1
     margin: float = 0.1
@@ -96,3 +102,8 @@ class SRSConfig:
     @classmethod
     def from_json(cls, text: str) -> SRSConfig:
         return cls.from_dict(json.loads(text))
+
+
+def uses_emoji_loss(config: SRSConfig) -> bool:
+    """Whether the emoji loss L_s (and its warm-up) is part of training."""
+    return config.ablation != "no_classify"

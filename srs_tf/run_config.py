@@ -7,7 +7,7 @@ import dataclasses
 import json
 from typing import Any
 
-from srs_tf.model_config import SRSConfig
+from srs_tf.model_config import SRSConfig, uses_emoji_loss
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 STICKER_ENCODER_MODES = ("finetune", "frozen", "upper")
@@ -113,7 +113,7 @@ class TrainConfig:
     @property
     def warmup_steps(self) -> int:
         """Warm-up steps actually run (none without the emoji loss)."""
-        return 0 if self.model.ablation == "no_classify" else int(self.emoji_warmup_steps)
+        return int(self.emoji_warmup_steps) if uses_emoji_loss(self.model) else 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

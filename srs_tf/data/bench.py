@@ -13,6 +13,8 @@ import resource
 import sys
 import time
 
+from srs_tf.model_config import CONTEXT_LEN, MAX_WORDS
+
 
 @dataclasses.dataclass
 class InputBenchConfig:
@@ -104,8 +106,8 @@ def write_synthetic_tfrec(
     num_sets: int = 100,
     stickers_per_set: int = 50,
     num_train: int = 10_000,
-    context_len: int = 15,
-    max_words: int = 30,
+    context_len: int = CONTEXT_LEN,
+    max_words: int = MAX_WORDS,
     vocab_size: int = 5000,
     emoji_vocab_size: int = 40,
     seed: int = 0,

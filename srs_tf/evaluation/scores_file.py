@@ -28,8 +28,9 @@ import numpy as np
 
 from srs_tf import atomic
 from srs_tf.evaluation import metrics
+from srs_tf.model_config import NUM_CANDIDATES
 
-DEFAULT_LIST_SIZE = 10
+DEFAULT_LIST_SIZE = NUM_CANDIDATES
 
 
 class ScoresFileError(ValueError):

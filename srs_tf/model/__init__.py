@@ -19,10 +19,10 @@ from srs_tf.model.srs import (
     build_matcher,
     build_srs,
     build_sticker_encoder,
-    uses_emoji_loss,
 )
 from srs_tf.model.sticker_encoder import StickerEncoder, num_regions, region_grid_size
 from srs_tf.model.utterance_encoder import UtteranceEncoder
+from srs_tf.model_config import uses_emoji_loss
 
 __all__ = [
     "AttentiveModule",

@@ -47,11 +47,6 @@ from srs_tf.model.word_trim import PadWords, TrimWords
 from srs_tf.model_config import SRSConfig
 
 
-def uses_emoji_loss(config: SRSConfig) -> bool:
-    """Whether the emoji loss L_s (and its warm-up) is part of training."""
-    return config.ablation != "no_classify"
-
-
 @keras.saving.register_keras_serializable(package="srs_tf")
 class MergeCandidates(keras.layers.Layer):
     """``[B, C, ...]`` -> ``[B*C, ...]`` (candidates become a batch of images)."""

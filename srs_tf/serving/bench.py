@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 
-NUM_CANDIDATES = 10
+from srs_tf.model_config import NUM_CANDIDATES
+
 SET_SIZE = 50
 
 

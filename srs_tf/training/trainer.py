@@ -286,9 +286,10 @@ class Trainer:
         """One training step of L_r (+ L_s when the encoder trains) on a batch
         of ``train_batches``; returns ``(L_r, L_s)``. Wrap it in tf.function."""
         from srs_tf.model.losses import emoji_loss, hinge_loss
+        from srs_tf.model_config import uses_emoji_loss
 
         c = self.config
-        use_emoji = c.model.ablation != "no_classify" and self.frozen_features is None
+        use_emoji = uses_emoji_loss(c.model) and self.frozen_features is None
         variables = list(self.matcher.trainable_variables)
         if self.frozen_features is None:
             variables = list(self.encoder.trainable_variables) + variables
