@@ -22,15 +22,13 @@ def encode_candidates(encoder, images, training: bool = False):
     Returns ``(regions [B, C, R, 768], flat [B, C, 2048], emoji_logits
     [B, C, E])``.
     """
-    import tensorflow as tf
+    from srs_tf.model import MergeCandidates, SplitCandidates
 
-    shape = tf.shape(images)
-    out = encoder(tf.reshape(images, tf.concat([[-1], shape[2:]], 0)), training=training)
-    regions = out["sticker_regions"]
-    regions = tf.reshape(regions, tf.concat([shape[:2], tf.shape(regions)[1:]], 0))
-    flat = tf.reshape(out["sticker_flat"], tf.concat([shape[:2], [-1]], 0))
-    emoji = tf.reshape(out["emoji_logits"], tf.concat([shape[:2], [-1]], 0))
-    return regions, flat, emoji
+    out = encoder(MergeCandidates()(images), training=training)
+    split = SplitCandidates()
+    return tuple(
+        split(out[key], images) for key in ("sticker_regions", "sticker_flat", "emoji_logits")
+    )
 
 
 def candidate_features(encoder, batch, features=None, training: bool = False):

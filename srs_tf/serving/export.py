@@ -49,6 +49,7 @@ import tensorflow as tf
 
 from srs_tf import atomic
 from srs_tf.data.vocab import PAD_ID, UNK_ID
+from srs_tf.model.srs import MergeCandidates, SplitCandidates
 from srs_tf.model.sticker_encoder import FLAT_DIM, REGION_DIM, num_regions
 from srs_tf.model_config import SRSConfig
 
@@ -284,12 +285,9 @@ class SRSServingModule(tf.Module):
         ]
         with tf.control_dependencies(checks):
             candidates = tf.identity(candidates)
-        out = self._encode_images(tf.reshape(candidates, [-1, size, size, 3]))
-        regions = tf.reshape(
-            out["sticker_regions"], [shape[0], shape[1], self.num_regions, REGION_DIM]
-        )
-        flat = tf.reshape(out["sticker_flat"], [shape[0], shape[1], FLAT_DIM])
-        return regions, flat
+        out = self._encode_images(MergeCandidates()(candidates))
+        split = SplitCandidates()
+        return split(out["sticker_regions"], candidates), split(out["sticker_flat"], candidates)
 
     def _broadcast_bank(self, sticker_regions, sticker_flat, batch):
         rshape, fshape = tf.shape(sticker_regions), tf.shape(sticker_flat)
