@@ -1,13 +1,22 @@
 """Shared fixtures: a small open demo benchmark and its TFRecords, built once
-per test session (each a few seconds)."""
+per test session (each a few seconds).
+
+The test modules sit in subdirectories mirroring the packages of srs_tf
+(tests/data, tests/model, tests/training, tests/evaluation, tests/serving).
+This file puts tests/ on sys.path, so the shared helpers next to it
+(``model_helpers``, ``release_fixture``) import by plain name from any of
+them, and ``from conftest import REPO`` gives the repository root.
+"""
 
 import os
 import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(TESTS)
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
 
 # Small enough to build in seconds, large enough for a real training signal.
 SMALL_DEMO = dict(

@@ -1,6 +1,7 @@
 """TrimWords / PadWords: dropping batch-wide padding columns changes no result."""
 
 import numpy as np
+from layer_refs import assert_round_trip
 
 
 def test_trim_words_keeps_up_to_the_last_real_column():
@@ -31,6 +32,19 @@ def test_layers_round_trip_through_their_config():
     for cls in (TrimWords, PadWords):
         layer = cls(name="x")
         assert cls.from_config(layer.get_config()).name == "x"
+
+
+def test_layers_get_config_round_trip_with_equal_outputs():
+    from srs_tf.model.word_trim import PadWords, TrimWords
+
+    ids = np.zeros((2, 3, 6), "int32")
+    ids[1, 0, :3] = [4, 5, 6]
+    clone = assert_round_trip(TrimWords(name="trim"), ids)
+    assert clone.name == "trim"
+    values = np.random.default_rng(2).random((2, 3, 3)).astype("float16")
+    clone = assert_round_trip(PadWords(name="pad"), values, ids)
+    assert clone.name == "pad"
+    assert np.asarray(clone(values, ids)).dtype == np.float16  # no autocast
 
 
 def test_matcher_scores_do_not_depend_on_the_batch_padding_width():

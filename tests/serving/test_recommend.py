@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO
 from model_helpers import calibrated_model
 from PIL import Image
 
@@ -17,7 +18,6 @@ from srs_tf.serving import bench
 from srs_tf.serving import recommend as rec
 from srs_tf.serving.export import export_saved_model
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECOMMEND = os.path.join(REPO, "bin", "recommend")
 CFG = SRSConfig(
     vocab_size=50,

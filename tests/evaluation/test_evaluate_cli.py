@@ -8,10 +8,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from srs_tf.evaluation import evaluation_report, metrics, scores_file, scoring
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVALUATE = os.path.join(REPO, "bin", "evaluate")
 
 

@@ -9,12 +9,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from srs_tf.data.demo import artwork, dialogs, lexicon
 from srs_tf.data.demo.generate import DemoConfig, generate, make_examples, plan_sets
 from srs_tf.evaluation import analysis
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(
     num_sets=12,
     min_stickers=10,

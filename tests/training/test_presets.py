@@ -1,4 +1,4 @@
-"""Training presets (SPEC §4 "Presets"): resolution order, overrides, errors,
+"""Training presets (docs/DESIGN.md#presets): resolution order, overrides, errors,
 and the resolved configuration that bin/train prints and saves."""
 
 import dataclasses

@@ -1,5 +1,6 @@
-"""SavedModel export (SPEC §6, docs/SERVING.md): bin/export end to end on a
-fabricated run directory, signatures checked against the Keras model."""
+"""SavedModel export (docs/DESIGN.md#savedmodel-contract, docs/SERVING.md):
+bin/export end to end on a fabricated run directory, signatures checked
+against the Keras model."""
 
 import json
 import os
@@ -11,6 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO
 from model_helpers import calibrated_model
 
 from srs_tf.data.release import encode_context
@@ -19,7 +21,6 @@ from srs_tf.model_config import SRSConfig
 from srs_tf.run_config import TrainConfig
 from srs_tf.serving import export as export_lib
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT = os.path.join(REPO, "bin", "export")
 CFG = SRSConfig(
     vocab_size=50,

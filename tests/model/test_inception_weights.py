@@ -1,4 +1,4 @@
-"""Tests for srs_tf.model.inception_weights (SPEC §4, pretrained weights).
+"""Tests for srs_tf.model.inception_weights (docs/DESIGN.md#pretrained-weights).
 
 Checkpoints are written with random values under the exact variable names of
 the fixture tables (TF-Slim inception_v3.ckpt and the StickerChat release),
@@ -13,10 +13,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO
 
 from srs_tf.model import inception_weights as iw
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
 SIZE = 75  # the smallest input InceptionV3 accepts; weights do not depend on it
 
 

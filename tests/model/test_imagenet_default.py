@@ -1,4 +1,4 @@
-"""ImageNet weights by default (SPEC §4 "Pretrained weights"): Keras' file from
+"""ImageNet weights by default (docs/DESIGN.md#pretrained-weights): Keras' file from
 a prepared cache without a network, and the clear offline error of bin/train.
 
 Nothing here reaches a network: subprocesses get an empty or prepared

@@ -8,8 +8,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_refs import assert_round_trip
 
 from srs_tf.model import (
+    MergeCandidates,
+    SplitCandidates,
     build_matcher,
     build_srs,
     emoji_loss,
@@ -312,3 +315,58 @@ def test_keras_file_and_checkpoint_round_trip(srs_model, batch, tmp_path):
     restored = build_srs(TINY)  # a second build in one process: layer names differ
     tf.train.Checkpoint(model=restored).restore(prefix).assert_consumed()
     np.testing.assert_allclose(run(restored, batch)["scores"], out["scores"], atol=1e-6)
+
+
+# ----------------------------------------------------------------- candidate axis
+def np_merge_candidates(x):
+    """[B, C, ...] -> [B*C, ...]: row b*C + c is candidate c of example b."""
+    B, C = x.shape[:2]
+    return np.stack([x[b, c] for b in range(B) for c in range(C)])
+
+
+def np_split_candidates(x, B, C):
+    """[B*C, ...] -> [B, C, ...], the inverse of np_merge_candidates."""
+    return np.stack([np.stack([x[b * C + c] for c in range(C)]) for b in range(B)])
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float16", "float32"])
+def test_merge_and_split_candidates_match_numpy(dtype):
+    rng = np.random.default_rng(20)
+    B, C = 2, 3
+    images = rng.integers(0, 256, size=(B, C, 4, 4, 3)).astype(dtype)
+    merged = MergeCandidates()(images)
+    assert merged.dtype == dtype  # no autocast: uint8 images and float16 pass through
+    np.testing.assert_array_equal(np.asarray(merged), np_merge_candidates(images))
+    features = rng.normal(size=(B * C, 5, 2)).astype(dtype)
+    split = SplitCandidates()(features, images)  # B and C read from the reference
+    assert split.dtype == dtype and split.shape == (B, C, 5, 2)
+    np.testing.assert_array_equal(np.asarray(split), np_split_candidates(features, B, C))
+    back = SplitCandidates()(merged, images)
+    np.testing.assert_array_equal(np.asarray(back), images)
+
+
+def test_merge_and_split_candidates_with_a_dynamic_candidate_axis():
+    """In a functional model the candidate axis stays None: one model serves any C."""
+    images = keras.Input((None, 4, 4, 3), dtype="uint8")
+    merged = MergeCandidates()(images)
+    assert tuple(merged.shape) == (None, 4, 4, 3)
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.ops.cast(merged, "float32"))
+    split = SplitCandidates()(pooled, images)
+    assert tuple(split.shape) == (None, None, 3)
+    model = keras.Model(images, split)
+    rng = np.random.default_rng(21)
+    for B, C in [(2, 3), (1, 5)]:
+        x = rng.integers(0, 256, size=(B, C, 4, 4, 3)).astype(np.uint8)
+        np.testing.assert_allclose(
+            model(x).numpy(), x.astype(np.float32).mean(axis=(2, 3)), rtol=1e-6
+        )
+
+
+def test_merge_and_split_candidates_get_config_round_trips():
+    rng = np.random.default_rng(22)
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    clone = assert_round_trip(MergeCandidates(name="merge"), x)
+    assert clone.name == "merge"
+    flat = rng.normal(size=(6, 5)).astype(np.float32)
+    clone = assert_round_trip(SplitCandidates(name="split"), flat, x)
+    assert clone.name == "split"

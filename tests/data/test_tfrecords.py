@@ -8,13 +8,13 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO
 from release_fixture import EMOJIS, INJECTIONS, WORDS, write_release
 
 from srs_tf.data import pipeline, tfrecords
 from srs_tf.data.release import DataError
 from srs_tf.data.stickers import normalize_sticker
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T, L = 6, 8
 
 
