@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 # As in keras/src/applications/inception_v3.py (Keras 3): the include_top=False
 # file, its origin and the md5 Keras checks it against
-# (tests/test_imagenet_default.py checks these against the installed Keras).
+# (tests/model/test_imagenet_default.py checks these against the installed Keras).
 KERAS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 KERAS_ORIGIN = (
     "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + KERAS_FILE
