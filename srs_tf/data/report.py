@@ -17,9 +17,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import sys
-import time
-from typing import TextIO
 
 MAX_EXAMPLES_PER_REASON = 5
 
@@ -99,44 +96,6 @@ class Report:
         for event, n in sorted(self.bank.counted.items()):
             lines.append(f"bank: {event}={n} (kept, counted)")
         return "\n".join(lines)
-
-
-class Progress:
-    """Prints ``label: N done (R/s)`` at most every ``every_s`` seconds, and at ``close``."""
-
-    def __init__(
-        self,
-        label: str,
-        total: int | None = None,
-        every_s: float = 5.0,
-        stream: TextIO | None = None,
-        enabled: bool = True,
-    ):
-        self.label = label
-        self.total = total
-        self.every_s = every_s
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.n = 0
-        self._start = time.monotonic()
-        self._last = self._start
-
-    def _line(self) -> str:
-        elapsed = max(time.monotonic() - self._start, 1e-9)
-        total = f"/{self.total}" if self.total else ""
-        return f"{self.label}: {self.n}{total} done ({self.n / elapsed:,.0f}/s, {elapsed:.1f}s)"
-
-    def update(self, n: int = 1) -> None:
-        self.n += n
-        if self.enabled:
-            now = time.monotonic()
-            if now - self._last >= self.every_s:
-                self._last = now
-                print(self._line(), file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self.enabled:
-            print(self._line(), file=self.stream, flush=True)
 
 
 def file_line(path: str, line_no: int) -> str:

@@ -38,8 +38,9 @@ from srs_tf import atomic
 from srs_tf.data import release as release_lib
 from srs_tf.data import stickers as stickers_lib
 from srs_tf.data.candidates import NEGATIVES, fixed_candidates
-from srs_tf.data.report import Counts, Progress, Report
+from srs_tf.data.report import Counts, Report
 from srs_tf.model_config import CONTEXT_LEN, MAX_WORDS, NUM_CANDIDATES
+from srs_tf.progress import Progress
 
 FORMAT_VERSION = 1
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}

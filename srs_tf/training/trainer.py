@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from srs_tf import atomic
 from srs_tf.evaluation import scoring
+from srs_tf.progress import Progress
 from srs_tf.restore import BEST_CHECKPOINT_DIR, CHECKPOINT_DIR, CONFIG_FILE
 from srs_tf.run_config import TrainConfig, configure_model
 from srs_tf.training import distribute as dist
@@ -50,43 +51,6 @@ def set_seed(seed: int) -> None:
     keras.utils.set_random_seed(int(seed))
     if not tf.config.list_physical_devices("GPU"):
         tf.config.experimental.enable_op_determinism()
-
-
-class Progress:
-    """A step counter with rate and ETA, printed every `every` steps."""
-
-    def __init__(
-        self,
-        total: int,
-        every: int,
-        label: str,
-        examples_per_step: int,
-        enabled: bool = True,
-        start: int = 0,
-    ):
-        self.total, self.every, self.label = total, max(1, every), label
-        self.examples_per_step = examples_per_step
-        self.enabled = enabled
-        self.last_time, self.last_step = time.time(), start
-
-    def rate(self, step: int) -> float:
-        """Examples per second since the previous call (or the start)."""
-        now = time.time()
-        steps = step - self.last_step
-        rate = steps * self.examples_per_step / max(now - self.last_time, 1e-9)
-        self.last_step, self.last_time = step, now
-        return rate
-
-    def show(self, step: int, done: int, message: str, rate: float) -> None:
-        if not self.enabled:
-            return
-        steps_per_sec = rate / max(self.examples_per_step, 1)
-        remaining = (self.total - done) / steps_per_sec if steps_per_sec > 0 else float("nan")
-        eta = "?" if math.isnan(remaining) else time.strftime("%H:%M:%S", time.gmtime(remaining))
-        print(
-            f"[{self.label}] step {step} ({done}/{self.total}) {message} {rate:.1f} ex/s ETA {eta}",
-            flush=True,
-        )
 
 
 class Trainer:
@@ -152,6 +116,18 @@ class Trainer:
 
             self._bank = pipeline.load_sticker_bank(self.config.data_dir)
         return self._bank
+
+    def _progress(self, label: str, total: int, unit: str, start: int = 0, every_s=0.0):
+        """A progress counter printing to stdout (the chief, when verbose)."""
+        return Progress(
+            label,
+            total=total,
+            unit=unit,
+            every_s=every_s,
+            enabled=self.verbose and self.chief,
+            write=lambda line: print(line, flush=True),
+            start=start,
+        )
 
     def _log(self, message: str) -> None:
         if self.verbose and self.chief:
@@ -362,16 +338,10 @@ class Trainer:
     # ------------------------------------------------------------ the loop
     def encode_bank(self, batch_size: int = 64):
         """Encodes every bank sticker once (frozen mode): (regions, flat)."""
-        total = len(self.bank)
-        progress = Progress(total, 10, "encode bank", 1, self.verbose and self.chief)
-        calls = {"n": 0}
-
-        def on_batch(done):
-            calls["n"] += 1
-            if calls["n"] % 10 == 0 or done == total:
-                progress.show(calls["n"], done, "stickers", progress.rate(done))
-
-        return scoring.encode_bank(self.encoder, self.bank.images, batch_size, on_batch)
+        progress = self._progress("encode bank", len(self.bank), "stickers", every_s=10.0)
+        features = scoring.encode_bank(self.encoder, self.bank.images, batch_size, progress.set)
+        progress.close()
+        return features
 
     def set_feature_statistics(self, regions, flat) -> None:
         """Frozen mode: standardise the cached features per channel inside the
@@ -598,17 +568,16 @@ class Trainer:
     def _warmup_loop(self, step: int, warmup: int, label: str, batches, step_fn) -> int:
         """Stage 1 up to step ``warmup``: ``step_fn(*next(batches))`` returns L_s."""
         c = self.config
-        progress = Progress(
-            warmup, c.log_every, label, c.warmup_batch_size, self.verbose and self.chief, start=step
-        )
+        size = c.warmup_batch_size
+        progress = self._progress(label, warmup * size, "stickers", start=step * size)
         while step < warmup:
             loss = float(step_fn(*next(batches)))
             step += 1
             self.step.assign(step)
             self._check_finite(step, emoji_loss=loss)
             if step % c.log_every == 0 or step == warmup:
-                rate = progress.rate(step)
-                progress.show(step, step, f"L_s {loss:.4f}", rate)
+                progress.set(step * size, f"step {step} L_s {loss:.4f}", force=True)
+                rate = progress.last_rate
                 with self.writer.as_default(step=step):
                     tf.summary.scalar("loss/emoji", loss)
                     tf.summary.scalar("stickers_per_sec", rate)
@@ -622,13 +591,11 @@ class Trainer:
         batches = self.train_batches(seed)
         step_fn = tf.function(self.joint_step)
         eval_every = c.eval_every or self.steps_per_epoch
-        progress = Progress(
-            self.joint_steps,
-            c.log_every,
+        progress = self._progress(
             "train",
-            c.batch_size,
-            self.verbose and self.chief,
-            start=max(0, step - warmup),
+            self.joint_steps * c.batch_size,
+            "examples",
+            start=max(0, step - warmup) * c.batch_size,
         )
         while step < self.total_steps:
             l_r, l_s = step_fn(next(batches))
@@ -638,8 +605,10 @@ class Trainer:
             self._check_finite(step, hinge_loss=l_r, emoji_loss=l_s)
             done = step - warmup
             if done % c.log_every == 0 or step == self.total_steps:
-                rate = progress.rate(done)
-                progress.show(step, done, f"L_r {l_r:.4f} L_s {l_s:.4f}", rate)
+                progress.set(
+                    done * c.batch_size, f"step {step} L_r {l_r:.4f} L_s {l_s:.4f}", force=True
+                )
+                rate = progress.last_rate
                 with self.writer.as_default(step=step):
                     tf.summary.scalar("loss/hinge", l_r)
                     tf.summary.scalar("loss/emoji", l_s)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Callable, Iterable
 
 import keras
@@ -35,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from srs_tf import atomic
+from srs_tf.progress import Progress
 
 CACHE_DIR = "lower_cache"
 CACHE_FILE = "activations.npy"
@@ -136,16 +136,11 @@ class LowerCache:
         tmp = self.path + f".tmp-{os.getpid()}.npy"
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
         encode = tf.function(lambda x: lower(x, training=False))
-        start = time.time()
+        progress = Progress("lower cache", total=n, unit="stickers", every_s=10.0, write=log)
         for i in range(0, n, batch_size):
             out[i : i + batch_size] = encode(tf.constant(images[i : i + batch_size])).numpy()
-            done = min(i + batch_size, n)
-            if (i // batch_size + 1) % 20 == 0 or done == n:
-                rate = done / max(time.time() - start, 1e-9)
-                log(
-                    f"[lower cache] {done}/{n} stickers {rate:.1f} stickers/s "
-                    f"ETA {time.strftime('%H:%M:%S', time.gmtime((n - done) / max(rate, 1e-9)))}"
-                )
+            progress.set(min(i + batch_size, n))
+        progress.close()
         out.flush()
         del out
         os.replace(tmp, self.path)

@@ -32,6 +32,7 @@ import numpy as np
 from srs_tf import atomic
 from srs_tf.data.demo import artwork, dialogs, lexicon
 from srs_tf.evaluation import analysis
+from srs_tf.progress import Progress
 
 SPLITS = ("train", "val", "test")
 MIN_GT_SET_SIZE = 10  # a ground truth needs 9 same-set negatives
@@ -123,14 +124,8 @@ def _log(msg: str, log: Callable[[str], None] | None) -> None:
         log(msg)
 
 
-class _Progress:
-    def __init__(self, what: str, total: int, log):
-        self.what, self.total, self.log = what, total, log
-        self.step = max(1, total // 10)
-
-    def __call__(self, i: int) -> None:
-        if self.log is not None and (i + 1 == self.total or (i + 1) % self.step == 0):
-            self.log(f"  {self.what}: {i + 1}/{self.total}")
+def _progress(what: str, total: int, log) -> Progress:
+    return Progress(f"  {what}", total=total, enabled=log is not None, write=log)
 
 
 # --------------------------------------------------------------- planning
@@ -250,7 +245,7 @@ def plan_sets(cfg: DemoConfig, rng: np.random.Generator) -> list[SetPlan]:
 def _write_stickers(root: str, plans: Sequence[SetPlan], log) -> None:
     renderer = artwork.EmojiRenderer()
     total = sum(len(p.stickers) for p in plans)
-    progress = _Progress("stickers", total, log)
+    progress = _progress("stickers", total, log)
     k = 0
     for p in plans:
         d = os.path.join(root, "npy_stickers", str(p.set_id))
@@ -261,10 +256,11 @@ def _write_stickers(root: str, plans: Sequence[SetPlan], log) -> None:
             with open(os.path.join(d, f"{st.sticker_id}.npy"), "wb") as f:
                 np.save(f, arr, allow_pickle=False)
             lines.append(f"{st.sticker_id}\t{st.label}\n")
-            progress(k)
+            progress.set(k + 1)
             k += 1
         with open(os.path.join(d, "emoji_mapping.txt"), "w", encoding="utf-8") as f:
             f.writelines(lines)
+    progress.close()
 
 
 def make_examples(
@@ -291,7 +287,7 @@ def make_examples(
         weak_cue_fraction=cfg.weak_cue_fraction,
         misleading_fraction=cfg.misleading_fraction,
     )
-    progress = _Progress(what, size, log)
+    progress = _progress(what, size, log)
     out = []
     for i in range(size):
         p = eligible[int(rng.choice(len(eligible), p=set_p))]
@@ -311,7 +307,8 @@ def make_examples(
             },
         }
         out.append((ex, meta))
-        progress(i)
+        progress.set(i + 1)
+    progress.close()
     return out
 
 
