@@ -18,11 +18,21 @@ therefore ``1 + #{negatives with score >= ground-truth score}``, so a model that
 outputs one constant score for every candidate ranks the ground truth last
 (R10@1 = 0, MRR = 1/list_size), wherever it sits in the list.
 
-R2@1 follows the response-selection literature (Ubuntu / Douban corpora, and
-the StickerChat release code): only the ground truth and ONE negative are
-compared, namely the first negative in list order (position 0, or position 1
-when the ground truth is at position 0); R2@1 is 1 when the ground truth's score
-is strictly greater than that negative's score (ties count as failures).
+R2@1 follows the response-selection literature (Ubuntu / Douban corpora, where
+the ground truth comes first and is compared with the next candidate): only the
+ground truth and ONE negative are compared, namely the first negative in list
+order (position 0, or position 1 when the ground truth is at position 0); R2@1
+is 1 when the ground truth's score is strictly greater than that negative's
+score (ties count as failures).
+
+The StickerChat release code (``metrics.py:recall_2at1``) compares with a
+different negative: its loop overwrites the negative score until it reaches the
+ground truth, so it uses the negative *just before* the ground truth in list
+order (position ``p - 1`` for a ground truth at ``p > 0``, position 1 for
+``p = 0``). :func:`release_recall_2at1` reproduces it; it is not part of
+:data:`METRIC_NAMES`. With candidates in random order both pick a uniformly
+random negative, so they estimate the same quantity, but they differ example
+by example (docs/EVALUATION.md).
 
 With exactly one positive per list, AP = RR (so MAP = MRR) and P@1 = R10@1;
 both are still reported because the paper reports both.
@@ -160,6 +170,30 @@ def r2_at_1(scores, labels) -> np.ndarray:
     positive_score = scores[rows, np.argmax(labels == 1, axis=1)]
     first_negative_score = scores[rows, np.argmax(labels == 0, axis=1)]
     return (positive_score > first_negative_score).astype(np.float64)
+
+
+def release_recall_2at1(scores, labels) -> np.ndarray:
+    """Per-example R2@1 ``[N]`` as the StickerChat release computes it.
+
+    The release's ``metrics.py:recall_2at1`` walks the list in order, storing
+    the score of every negative it meets, and stops as soon as it has seen the
+    ground truth and at least one negative. The negative it compares with is
+    therefore the one just before the ground truth (position ``p - 1``), or
+    position 1 when the ground truth is at position 0. 1.0 when the ground
+    truth's score is strictly greater, else 0.0 (ties fail, as in the release).
+
+    Example (ground truth at position 3, negatives 0.9, 0.1, 0.2 before it:
+    the release compares 0.5 with 0.2, :func:`r2_at_1` with 0.9):
+
+    >>> s = [[0.9, 0.1, 0.2, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]
+    >>> release_recall_2at1(s, [3]).tolist(), r2_at_1(s, [3]).tolist()
+    ([1.0], [0.0])
+    """
+    scores, labels = validate(scores, labels)
+    rows = np.arange(scores.shape[0])
+    position = np.argmax(labels == 1, axis=1)
+    compared = np.where(position > 0, position - 1, 1)
+    return (scores[rows, position] > scores[rows, compared]).astype(np.float64)
 
 
 def per_example_metrics(scores, labels) -> dict[str, np.ndarray]:

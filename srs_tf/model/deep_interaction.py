@@ -25,9 +25,24 @@ class DeepInteraction(keras.layers.Layer):
 
     ``M`` is computed for all candidates, turns, regions and words at once
     without materialising the concatenation: ``w = [w1; w2; w3]`` gives
-    ``M_kj = w1.O_k + w2.h_j + (w3*O_k).h_j`` (one einsum). The tau are
-    softmax-normalised (masked) before the weighted sums, as in the release
-    code; the paper calls them attention weights. FC = affine dense layer.
+    ``M_kj = w1.O_k + w2.h_j + (w3*O_k).h_j`` (one einsum). FC = affine
+    dense layer.
+
+    Normalisation of tau (not in the paper, which writes the raw maxima but
+    calls them attention weights; docs/FIDELITY.md eq. 8-9): here the order
+    is max -> masked softmax -> weighted sum. ``tu`` takes the max of ``M``
+    over the regions, then a softmax over the real words only, and
+    ``l = sum_j tu_j h_j``; ``ts`` takes the max over the real words, then a
+    softmax over the regions, and ``r = sum_k ts_k O_k``. The release code
+    (``models/our.py``, ``our_fusion``) differs in three ways: its ``M`` is
+    the scaled dot product ``O_k.h_j / sqrt(d)``, not eq. 7; its order is
+    softmax -> max -> mean (for ``l``: a softmax over all 30 word positions
+    for each region, the max over regions, then the *mean* over the 30 word
+    positions of ``weight_j * h_j``; for ``r``: a softmax over the regions
+    for each word position, the max over all word positions, then the mean
+    over the regions of ``weight_k * O_k``); and nothing is masked, so
+    padding words take part in its word softmax, its max over words and
+    its mean.
 
     Padding: padded words are excluded from both max-poolings and from the
     word softmax; a turn with no real word (a padded turn) gets all-zero

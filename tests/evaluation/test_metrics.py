@@ -124,6 +124,67 @@ def test_r2_at_1_uses_the_first_negative_in_list_order():
     assert metrics.r2_at_1(s, [4]).tolist() == [0.0]
 
 
+def test_release_recall_2at1_compares_with_the_negative_before_the_ground_truth():
+    # The issue's example: gt (0.5) at position 3 after negatives 0.9, 0.1, 0.2.
+    # Release (metrics.py:recall_2at1): its loop keeps overwriting the negative
+    # score until it meets the gt, so it compares 0.5 with 0.2 -> 1.
+    # srs_tf's R2@1 compares with the first negative, 0.9 -> 0.
+    s = np.array([[0.9, 0.1, 0.2, 0.5, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    assert metrics.release_recall_2at1(s, [3]).tolist() == [1.0]
+    assert metrics.r2_at_1(s, [3]).tolist() == [0.0]
+    # The same list with 0.6 just before the gt: the release fails it.
+    s[0, 2] = 0.6
+    assert metrics.release_recall_2at1(s, [3]).tolist() == [0.0]
+    # gt first: the first negative after it (position 1), in both definitions.
+    s = np.array([[0.5, 0.4, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]])
+    assert metrics.release_recall_2at1(s, [0]).tolist() == [1.0]
+    assert metrics.r2_at_1(s, [0]).tolist() == [1.0]
+    # gt last: position 8; a tie there is a failure (strict >, as the release).
+    s = np.array([[0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.2, 0.4]])
+    assert metrics.release_recall_2at1(s, [9]).tolist() == [1.0]
+    s[0, 8] = 0.4
+    assert metrics.release_recall_2at1(s, [9]).tolist() == [0.0]
+    # 0/1 label rows give the same as positions; mean over three examples.
+    rows = np.array(
+        [
+            [0.9, 0.1, 0.2, 0.5, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0],  # 0.5 vs 0.2: 1
+            [0.5, 0.4, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9],  # 0.5 vs 0.4: 1
+            [0.1, 0.8, 0.3, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # 0.3 vs 0.8: 0
+        ]
+    )
+    labels = np.stack([one_positive(3), one_positive(0), one_positive(2)])
+    assert metrics.release_recall_2at1(rows, labels).tolist() == [1.0, 1.0, 0.0]
+    assert metrics.release_recall_2at1(rows, [3, 0, 2]).mean() == pytest.approx(2 / 3)
+    # It is not one of the reported metrics.
+    assert "release_recall_2at1" not in metrics.METRIC_NAMES
+
+
+def _release_loop_r2_at_1(score, label):
+    """The release's per-list loop, written out (reference for the test below)."""
+    pos_score = neg_score = 0.0
+    found_pos = found_neg = False
+    for i in range(len(score)):
+        if label[i] == 1:
+            pos_score, found_pos = score[i], True
+        if label[i] == 0:
+            neg_score, found_neg = score[i], True
+        if found_pos and found_neg:
+            break
+    return 1.0 if pos_score > neg_score else 0.0
+
+
+def test_release_recall_2at1_matches_the_release_loop_on_random_lists():
+    rng = np.random.default_rng(7)
+    scores = rng.integers(0, 5, size=(500, 10)).astype(np.float64) / 4  # with ties
+    positions = rng.integers(0, 10, size=500)
+    labels = np.stack([one_positive(p) for p in positions])
+    expected = [_release_loop_r2_at_1(s, lab) for s, lab in zip(scores, labels)]
+    assert metrics.release_recall_2at1(scores, positions).tolist() == expected
+    # Both definitions differ on some lists but not on all.
+    ours = metrics.r2_at_1(scores, positions)
+    assert 0 < np.sum(ours != np.array(expected)) < len(expected)
+
+
 def test_recall_at_k_beyond_list_and_invalid_k():
     s = np.full((1, 10), 1.0)
     assert metrics.recall_at_k(s, [3], 10).tolist() == [1.0]
