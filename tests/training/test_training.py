@@ -225,9 +225,9 @@ def test_resume_after_sigkill_continues_the_step(demo_tfrec, tmp_path):
     resumed_step = int(resumed[0].rsplit("step", 1)[1])
     assert resumed_step >= killed_after >= 6
     first_logged = [
-        int(line.split("step ")[1].split()[0])
+        int(line.split(" step ")[1].split()[0])
         for line in out.splitlines()
-        if line.startswith("[train] step")
+        if line.startswith("[train] ") and " step " in line
     ]
     assert first_logged and first_logged[0] == resumed_step + 1, "the step continues, not restarts"
     assert json.load(open(run / "train_summary.json"))["step"] == 12
@@ -273,7 +273,7 @@ def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec, tmp_pa
     losses = [
         float(line.split("L_r ")[1].split()[0])
         for line in result.stdout.splitlines()
-        if line.startswith("[train] step")
+        if line.startswith("[train] ") and " L_r " in line
     ]
     assert len(losses) == 2 and all(np.isfinite(losses))
     reader = tf.train.load_checkpoint(str(run / "ckpt"))
