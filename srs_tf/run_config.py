@@ -27,6 +27,8 @@ class TrainConfig:
       learning_rate: Adam's learning rate (paper: 1e-4).
       lr_schedule: "constant" (paper) or "polynomial" (release code: linear
         decay to `end_learning_rate` over `decay_epochs` epochs).
+      end_learning_rate: final rate of the polynomial decay (release: 1e-5).
+      decay_epochs: epochs over which the polynomial decay runs (release: 5).
       train_steps: joint-training steps after the warm-up; 0 = use `epochs`.
       epochs: passes over the training split when `train_steps` is 0.
       emoji_warmup_steps: steps in which only the emoji loss L_s trains the
@@ -44,6 +46,7 @@ class TrainConfig:
       eval_every: validate every this many joint steps (0 = once per epoch).
       eval_examples: cap on validation examples per validation (0 = all).
       checkpoint_every: save a resumable checkpoint every this many steps.
+      max_checkpoints: resumable checkpoints kept (the best one is kept apart).
       log_every: print progress and write scalar summaries every N steps.
       negatives: "random" (paper) or "first" (release code's first 9 others).
       strategy: "default" (one device), "mirrored" (all local GPUs) or

@@ -42,7 +42,32 @@ ID_HIGH = 2**63 - 1
 
 @dataclasses.dataclass
 class DemoConfig:
-    """Everything that determines a demo build (bin/make_demo_data's flags)."""
+    """Everything that determines a demo build; each field is the
+    `bin/make_demo_data` flag of the same name (srs_tf.cli).
+
+    Attributes:
+      output_dir: folder to create (DATA), written atomically.
+      seed: random seed; the same flags and seed give byte-identical files.
+      num_sets: number of sticker sets.
+      min_stickers: fewest stickers in a set.
+      max_stickers: most stickers in a set.
+      train_size: training examples.
+      val_size: validation examples.
+      test_size: test examples.
+      min_turns: fewest context turns.
+      max_turns: most context turns.
+      random_label_fraction: fraction of sets whose emoji labels are random
+        (unrelated to the picture).
+      no_cue_fraction: fraction of contexts with no cue for the ground truth.
+      weak_cue_fraction: fraction of contexts whose cue is one keyword inside
+        small talk.
+      misleading_fraction: fraction of contexts with a turn cueing another
+        sticker of the set.
+      duplicate_fraction: per-sticker chance of repeating an emoji already in
+        the set.
+      num_chat_groups: chat groups whose members take part in the dialogs.
+      overwrite: replace an existing output_dir.
+    """
 
     output_dir: str
     seed: int = 0
