@@ -50,8 +50,8 @@ if [ -f "$OUT/run/config.json" ]; then
   weights=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['model']['inception_weights'])" "$OUT/run/config.json")
   extra+=(--inception_weights="$weights")
 elif ! python -c "from srs_tf.model.imagenet import ensure_imagenet_weights; ensure_imagenet_weights()" >/dev/null 2>&1; then
-  echo "note: Keras' ImageNet weights for Inception-v3 are not in the Keras cache and cannot be"
-  echo "      downloaded here, so Inception-v3 starts from random weights (--inception_weights=none,"
+  echo "note: Keras' ImageNet weights for Inception-v3 are not in the Keras cache (srs_tf never"
+  echo "      downloads them), so Inception-v3 starts from random weights (--inception_weights=none,"
   echo "      Table 2's no_pretrain network); batch-norm statistics are calibrated on the bank."
   extra+=(--inception_weights=none)
 fi

@@ -41,8 +41,8 @@ class SRSConfig:
       margin: hinge-loss margin of eq. 17.
       ablation: one of ``ABLATIONS`` (Table 2).
       inception_weights: ``"imagenet"`` (default: the paper initialises
-        from a pretrained Inception-v3, §6.2; Keras' file from its cache, or
-        downloaded by Keras where a network exists), ``"none"`` (random
+        from a pretrained Inception-v3, §6.2; Keras' file from the Keras cache;
+        srs_tf never downloads it), ``"none"`` (random
         init) or a path to a Keras ``.h5``, a TF-Slim ``inception_v3.ckpt``
         or the StickerChat release checkpoint. Code that restores every
         weight from a checkpoint does not read it

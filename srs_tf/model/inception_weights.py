@@ -10,8 +10,8 @@ model from one of four sources, detected automatically:
     the legacy Keras 2 ``inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5``
     layout, or a ``.keras`` archive. Delegated to ``Model.load_weights``.
 ``imagenet``
-    Keras' own ImageNet "notop" file, from the Keras cache (downloaded by
-    Keras when a network is reachable), then as ``keras-h5``.
+    Keras' own ImageNet "notop" file, from the Keras cache (never
+    downloaded), then as ``keras-h5``.
 ``tf-slim``
     the official TF-Slim ``inception_v3.ckpt`` (``InceptionV3/Mixed_5b/...``):
     conv ``weights`` and ``BatchNorm/{beta,moving_mean,moving_variance}``.
@@ -665,11 +665,13 @@ def load_inception_weights(backbone, source: str) -> int:
     if source == "imagenet":
         import keras
 
-        # Keras' own weights: from its cache, or fetched by Keras itself where
-        # a network exists (docs/DESIGN.md#dependencies); srs_tf never downloads
-        # anything itself.
+        from srs_tf.model.imagenet import ensure_imagenet_weights
+
+        # Keras' own weights, from the Keras cache only (never downloaded).
         reference = keras.applications.InceptionV3(
-            include_top=False, weights="imagenet", input_shape=tuple(backbone.input_shape[1:])
+            include_top=False,
+            weights=ensure_imagenet_weights(),
+            input_shape=tuple(backbone.input_shape[1:]),
         )
         weights = reference.get_weights()
         backbone.set_weights(weights)

@@ -64,7 +64,7 @@ class StickerEncoder(keras.layers.Layer):
       image_size: sticker side S in pixels (>= 75; paper: 128).
       emoji_vocab_size: number of emoji classes E.
       inception_weights: ``"none"`` (random), ``"imagenet"`` (Keras'
-        weights, from its cache or downloaded) or a path handed to
+        weights, from the Keras cache; never downloaded) or a path handed to
         ``srs_tf.model.inception_weights.load_inception_weights`` (Keras
         ``.h5``, TF-Slim or StickerChat release checkpoint).
       freeze_batch_norm: BN mode as above; defaults to
@@ -107,9 +107,11 @@ class StickerEncoder(keras.layers.Layer):
         self.grid_size = region_grid_size(self.image_size)
         self.num_regions = self.grid_size**2
 
+        # "imagenet": Keras' file from the Keras cache, loaded by path so that
+        # Keras never downloads it (srs_tf.model.imagenet).
         self.backbone = keras.applications.InceptionV3(
             include_top=False,
-            weights="imagenet" if self.inception_weights == "imagenet" else None,
+            weights=_imagenet_path() if self.inception_weights == "imagenet" else None,
             input_shape=(self.image_size, self.image_size, 3),
         )
         self.features = keras.Model(
@@ -221,3 +223,9 @@ class StickerEncoder(keras.layers.Layer):
             freeze_batch_norm=self.freeze_batch_norm,
         )
         return config
+
+
+def _imagenet_path() -> str:
+    from srs_tf.model.imagenet import ensure_imagenet_weights  # lazy: reads the Keras cache
+
+    return ensure_imagenet_weights()
