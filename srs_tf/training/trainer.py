@@ -35,7 +35,12 @@ import tensorflow as tf
 from srs_tf import atomic
 from srs_tf.evaluation import scoring
 from srs_tf.progress import Progress
-from srs_tf.restore import BEST_CHECKPOINT_DIR, CHECKPOINT_DIR, CONFIG_FILE
+from srs_tf.restore import (
+    BEST_CHECKPOINT_DIR,
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    checkpoint_to_restore,
+)
 from srs_tf.run_config import TrainConfig, configure_model
 from srs_tf.training import distribute as dist
 
@@ -211,10 +216,7 @@ class Trainer:
     def restore_best(self) -> int:
         """Restores the best checkpoint by validation MAP (or the newest one
         when no validation ran); returns its step."""
-        path = self.best_manager.latest_checkpoint or self.manager.latest_checkpoint
-        if not path:
-            raise FileNotFoundError(f"{self.config.model_dir}: no checkpoint (run bin/train first)")
-        self.best_checkpoint.restore(path).expect_partial()
+        self.best_checkpoint.restore(checkpoint_to_restore(self.save_dir)).expect_partial()
         return int(self.step.numpy())
 
     def restore(self) -> int:
