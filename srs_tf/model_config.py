@@ -15,6 +15,11 @@ from typing import Any
 
 ABLATIONS = ("none", "no_pretrain", "no_classify", "no_din", "no_fr")
 
+# `bin/train --model=`: SRS and the Table 3 baselines (docs/BASELINES.md).
+ARCHITECTURES = ("srs", "smn", "dam", "mrfn", "psac", "synergistic")
+# Ablations that remove an SRS component; the others apply to every model.
+SRS_ONLY_ABLATIONS = ("no_din", "no_fr")
+
 # The data-shape defaults, shared by the model, the TFRecords writer, the
 # benchmarks and the scores files (one home for each).
 CONTEXT_LEN = 15  # turns read (release code default)
@@ -40,6 +45,8 @@ class SRSConfig:
       dropout: dropout rate of eq. 5 (0.1).
       margin: hinge-loss margin of eq. 17.
       ablation: one of ``ABLATIONS`` (Table 2).
+      architecture: the matcher, one of ``ARCHITECTURES``: ``srs`` or a
+        Table 3 baseline (docs/BASELINES.md); ``bin/train --model``.
       inception_weights: ``"imagenet"`` (default: the paper initialises
         from a pretrained Inception-v3, §6.2; Keras' file from the Keras cache;
         srs_tf never downloads it), ``"none"`` (random
@@ -60,11 +67,21 @@ class SRSConfig:
     dropout: float = 0.1
     margin: float = 0.1
     ablation: str = "none"
+    architecture: str = "srs"
     inception_weights: str = "imagenet"
 
     def __post_init__(self):
         if self.ablation not in ABLATIONS:
             raise ValueError(f"ablation={self.ablation!r} is not one of {', '.join(ABLATIONS)}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"model={self.architecture!r} is not one of {', '.join(ARCHITECTURES)}"
+            )
+        if self.architecture != "srs" and self.ablation in SRS_ONLY_ABLATIONS:
+            raise ValueError(
+                f"ablation={self.ablation!r} removes a part of SRS; model={self.architecture!r} "
+                f"accepts only {', '.join(a for a in ABLATIONS if a not in SRS_ONLY_ABLATIONS)}"
+            )
         for name in (
             "vocab_size",
             "emoji_vocab_size",

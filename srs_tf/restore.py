@@ -30,6 +30,15 @@ def load_run_config(model_dir: str) -> TrainConfig:
         return TrainConfig.from_dict(json.load(f))
 
 
+def check_model(expected: str | None, found: str, where: str) -> None:
+    """Raises a ValueError when ``--model=expected`` was given but ``where``
+    (a run or export directory) holds model ``found``; ``None`` = no check."""
+    if expected and expected != found:
+        raise ValueError(
+            f"--model={expected} but {where} holds model {found!r} (omit --model to use it)"
+        )
+
+
 def checkpoint_to_restore(model_dir: str) -> str:
     """The best checkpoint by validation MAP, or the newest one when no
     validation ran."""
@@ -51,7 +60,8 @@ def restore_model(model_dir: str, data_dir: str = ""):
       data_dir: the TFREC directory; default: the one the run was trained on.
 
     Returns:
-      ``(model, config, step)``: the Keras model of ``build_srs`` (with the
+      ``(model, config, step)``: the Keras model of ``build_srs`` for the
+      run's ``config.model.architecture`` (SRS or a baseline; with the
       ``sticker_encoder`` and ``matcher`` sub-models), the run's TrainConfig
       with ``data_dir`` set and the model fields filled from the TFREC
       metadata, and the restored checkpoint's step.

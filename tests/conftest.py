@@ -46,3 +46,46 @@ def demo_tfrec(demo_data, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("demo") / "TFREC")
     make_tfrecords(TFRecordsConfig(data_dir=demo_data, output_dir=path, progress=False))
     return path
+
+
+# A demo build whose cues are all strong and recent (no cue-less, weak or
+# misleading contexts, no random labels, at most 5 turns): the signal a short
+# CPU training can pick up beyond sticker popularity. Calibration (2-core CPU,
+# frozen random-init encoder, Adam 3e-4): validation MAP 0.35-0.36 after 100
+# steps, 0.39-0.41 after 200, 0.47-0.49 after 300, 0.49 after 400 and 0.62
+# after 700 (seeds 1234 and 7); chance is 0.293, and a 400-example MAP has a
+# standard error of about 0.0135.
+LEARNABLE_DEMO = dict(
+    num_sets=16,
+    min_stickers=10,
+    max_stickers=18,
+    train_size=1600,
+    val_size=400,
+    test_size=400,
+    seed=3,
+    min_turns=2,
+    max_turns=5,
+    no_cue_fraction=0.0,
+    weak_cue_fraction=0.0,
+    misleading_fraction=0.0,
+    random_label_fraction=0.0,
+    duplicate_fraction=0.0,
+)
+
+
+@pytest.fixture(scope="session")
+def learnable_tfrec(tmp_path_factory):
+    from srs_tf.data.demo.generate import DemoConfig, generate
+    from srs_tf.data.tfrecords import TFRecordsConfig, make_tfrecords
+
+    root = tmp_path_factory.mktemp("learnable")
+    generate(DemoConfig(output_dir=str(root / "DATA"), **LEARNABLE_DEMO))
+    make_tfrecords(
+        TFRecordsConfig(
+            data_dir=str(root / "DATA"),
+            output_dir=str(root / "TFREC"),
+            context_len=5,
+            progress=False,
+        )
+    )
+    return str(root / "TFREC")

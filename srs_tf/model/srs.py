@@ -39,9 +39,9 @@ import keras
 from keras import ops
 
 from srs_tf.model.deep_interaction import DeepInteraction
-from srs_tf.model.feature_normalization import StickerFeatureNormalization
 from srs_tf.model.fusion import FusionNetwork, TurnMask
-from srs_tf.model.sticker_encoder import FLAT_DIM, REGION_DIM, StickerEncoder, num_regions
+from srs_tf.model.matcher_io import matcher_inputs, matcher_outputs, normalized_stickers
+from srs_tf.model.sticker_encoder import StickerEncoder
 from srs_tf.model.utterance_encoder import UtteranceEncoder
 from srs_tf.model.word_trim import PadWords, TrimWords
 from srs_tf.model_config import SRSConfig
@@ -116,18 +116,14 @@ def build_matcher(config: SRSConfig, trim_words: bool = True) -> keras.Model:
     (``TrimWords``; same results, less work). ``False`` keeps every column,
     for FLOP counting on static shapes.
     """
-    turns, words = int(config.context_len), int(config.max_words)
-    regions_count = num_regions(config.image_size)
-    inputs = {
-        "context_ids": keras.Input((turns, words), dtype="int32", name="context_ids"),
-        "num_turns": keras.Input((), dtype="int32", name="num_turns"),
-        "sticker_regions": keras.Input((None, regions_count, REGION_DIM), name="sticker_regions"),
-        "sticker_flat": keras.Input((None, FLAT_DIM), name="sticker_flat"),
-    }
+    if config.architecture != "srs":  # a Table 3 baseline: same interface, never trimmed
+        from srs_tf.baselines import build_baseline_matcher
+
+        return build_baseline_matcher(config)
+    inputs = matcher_inputs(config)
     # Identity unless the trainer sets bank statistics (frozen sticker encoder).
-    regions = StickerFeatureNormalization(name="region_normalization")(inputs["sticker_regions"])
-    flat = StickerFeatureNormalization(name="flat_normalization")(inputs["sticker_flat"])
-    turn_mask = TurnMask(turns, name="turn_mask")(inputs["num_turns"])
+    regions, flat = normalized_stickers(inputs)
+    turn_mask = TurnMask(config.context_len, name="turn_mask")(inputs["num_turns"])
     # Exact speed-up: word columns that are padding in the whole batch are dropped.
     context_ids = inputs["context_ids"]
     if trim_words:
@@ -150,11 +146,7 @@ def build_matcher(config: SRSConfig, trim_words: bool = True) -> keras.Model:
     )(interactions, turn_mask)
     if trim_words:
         word_attention = PadWords(name="pad_words")(word_attention, inputs["context_ids"])
-    outputs = {
-        "scores": scores,
-        "sticker_attention": sticker_attention,
-        "word_attention": word_attention,
-    }
+    outputs = matcher_outputs(scores, sticker_attention, word_attention)
     return keras.Model(inputs, outputs, name="matcher")
 
 

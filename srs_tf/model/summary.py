@@ -1,8 +1,9 @@
-"""Parameter counts of SRS per component.
+"""Parameter counts of SRS (or a Table 3 baseline) per component.
 
     python -m srs_tf.model.summary                       # paper sizes
     python -m srs_tf.model.summary --vocab_size=50000 --emoji_vocab_size=300
     python -m srs_tf.model.summary --ablation=no_din
+    python -m srs_tf.model.summary --model=dam       # a baseline (docs/BASELINES.md)
 
 Builds the model with random weights (nothing is downloaded or read) and
 prints one line per component: trainable and non-trainable (batch-norm
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from srs_tf.model_config import ABLATIONS, SRSConfig
+from srs_tf.model_config import ABLATIONS, ARCHITECTURES, SRSConfig
 
 
 def _count(weights) -> int:
@@ -35,13 +36,22 @@ def component_parameters(config: SRSConfig) -> list[tuple[str, int, int]]:
     model = build_srs(config)
     encoder = model.get_layer("sticker_encoder").get_layer("inception_sticker_encoder")
     matcher = model.get_layer("matcher")
+    sticker_parts = [
+        ("sticker encoder: Inception-v3 (eq. 1)", encoder.backbone),
+        ("sticker encoder: emoji classifier", encoder.emoji_classifier),
+    ]
+    if config.architecture != "srs":  # a baseline: one row per layer of its matcher
+        parts = sticker_parts + [
+            (f"{config.architecture}: {layer.name}", layer)
+            for layer in matcher.layers
+            if layer.weights and not layer.name.endswith("_normalization")
+        ]
+        return _rows(parts, model)
     utterance = matcher.get_layer("utterance_encoder")
     interaction = matcher.get_layer("deep_interaction")
     fusion = matcher.get_layer("fusion_network")
 
-    parts = [
-        ("sticker encoder: Inception-v3 (eq. 1)", encoder.backbone),
-        ("sticker encoder: emoji classifier", encoder.emoji_classifier),
+    parts = sticker_parts + [
         ("utterance encoder: word embedding", utterance.embedding),
         ("utterance encoder: attentive module (eq. 2-6)", utterance.attentive),
         ("deep interaction network (eq. 7-11)", interaction),
@@ -53,6 +63,10 @@ def component_parameters(config: SRSConfig) -> list[tuple[str, int, int]]:
         parts.append(("SUBMULTI (eq. 14)", fusion.submulti))
     parts.append(("prediction GRU (eq. 15)", fusion.prediction_rnn))
     parts.append(("score layer (eq. 16)", fusion.score_dense))
+    return _rows(parts, model)
+
+
+def _rows(parts, model) -> list[tuple[str, int, int]]:
     rows = [
         (name, _count(layer.trainable_weights), _count(layer.non_trainable_weights))
         for name, layer in parts
@@ -83,10 +97,14 @@ def main(argv=None) -> None:
     ):
         parser.add_argument(f"--{field}", type=int, default=getattr(defaults, field))
     parser.add_argument("--ablation", choices=ABLATIONS, default=defaults.ablation)
+    parser.add_argument(
+        "--model", dest="architecture", choices=ARCHITECTURES, default=defaults.architecture
+    )
     args = parser.parse_args(argv)
     config = dataclasses.replace(defaults, **vars(args))
     print(
-        f"SRS parameters: vocab {config.vocab_size}, emoji {config.emoji_vocab_size}, "
+        f"{config.architecture.upper()} parameters: vocab {config.vocab_size}, "
+        f"emoji {config.emoji_vocab_size}, "
         f"emb {config.emb_dim}, hidden {config.hidden_dim}, image {config.image_size} px, "
         f"ablation {config.ablation}"
     )

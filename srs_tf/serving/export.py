@@ -495,6 +495,7 @@ def export_saved_model(
         "format": "srs_tf SavedModel",
         "format_version": 1,
         "config": config.to_dict(),
+        "model": config.architecture,
         "num_regions": module.num_regions,
         "signatures": signature_table(config, module.num_regions),
         "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

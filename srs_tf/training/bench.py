@@ -32,6 +32,7 @@ class TrainBenchConfig:
     emb_dim: int = 100
     mixed_precision: bool = False
     seed: int = 0
+    architecture: str = "srs"
 
 
 def _trainer(config: TrainBenchConfig, mode: str, model_dir: str):
@@ -51,7 +52,10 @@ def _trainer(config: TrainBenchConfig, mode: str, model_dir: str):
         # Random-init Inception (as before the default became imagenet): the
         # benchmark runs offline, without Keras' ImageNet file.
         model=SRSConfig(
-            hidden_dim=config.hidden_dim, emb_dim=config.emb_dim, inception_weights="none"
+            hidden_dim=config.hidden_dim,
+            emb_dim=config.emb_dim,
+            inception_weights="none",
+            architecture=config.architecture,
         ),
     )
     return Trainer(train_config, verbose=False)

@@ -348,7 +348,10 @@ class Trainer:
     def set_feature_statistics(self, regions, flat) -> None:
         """Frozen mode: standardise the cached features per channel inside the
         matcher (`StickerFeatureNormalization`; identity otherwise)."""
+        present = {layer.name for layer in self.matcher.layers}
         for name, features in (("region_normalization", regions), ("flat_normalization", flat)):
+            if name not in present:  # a baseline that never reads this input (e.g. SMN: O_flat)
+                continue
             mean, std = _channel_moments(features)
             self.matcher.get_layer(name).set_statistics(mean, std)
 

@@ -1,12 +1,12 @@
-"""Numpy references and checks shared by the layer tests of tests/model/.
+"""Numpy references and checks shared by the layer tests (tests/model, tests/baselines).
 
 Each reference is written from the paper's equations (§5, eq. 1-16) with
 plain loops/concatenations, independently of the Keras code; the test
 modules (one per module of srs_tf/model) compare the layers with them on
 random inputs that include padded words and padded turns.
 
-Imported by plain name (``from layer_refs import ...``): pytest's default
-import mode puts this directory on sys.path for the test modules in it.
+Imported by plain name (``from layer_refs import ...``): tests/conftest.py
+puts tests/ on sys.path.
 """
 
 import keras
