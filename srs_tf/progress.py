@@ -82,7 +82,9 @@ class Progress:
     def line(self, rate: float, note: str = "") -> str:
         total = f"/{self.total:,}" if self.total else ""
         unit = f" {self.unit}" if self.unit else ""
-        text = f"[{self.label}] {self.done:,}{total}{unit}  {rate:,.1f}/s"
+        # Slow jobs (e.g. whole training runs) read better per hour.
+        speed = f"{rate:,.1f}/s" if rate >= 0.1 or rate == 0 else f"{rate * 3600:,.1f}/h"
+        text = f"[{self.label}] {self.done:,}{total}{unit}  {speed}"
         if self.total:
             remaining = (self.total - self.done) / rate if rate > 0 else float("nan")
             text += f"  ETA {format_eta(remaining)}"

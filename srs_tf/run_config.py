@@ -140,5 +140,6 @@ def configure_model(config: TrainConfig, meta: dict) -> TrainConfig:
         context_len=int(meta["context_len"]),
         max_words=int(meta["max_words"]),
         num_candidates=int(meta.get("num_candidates", config.model.num_candidates)),
+        image_size=int(meta.get("image_size", config.model.image_size)),
     )
     return dataclasses.replace(config, model=model)

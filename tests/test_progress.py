@@ -65,3 +65,10 @@ def test_disabled_and_unknown_total(monkeypatch):
 def test_format_eta():
     assert format_eta(3725) == "01:02:05"
     assert format_eta(float("nan")) == "?" and format_eta(float("inf")) == "?"
+
+
+def test_slow_jobs_show_a_rate_per_hour(monkeypatch):
+    p, clock, lines = _progress(monkeypatch, label="table3", total=18, unit="runs", every_s=0.0)
+    clock.now += 600.0  # one run in 10 minutes
+    p.update(1)
+    assert lines == ["[table3] 1/18 runs  6.0/h  ETA 02:50:00"]

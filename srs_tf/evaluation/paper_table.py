@@ -12,8 +12,13 @@ from __future__ import annotations
 import json
 import sys
 
-# Table 3 (SRS) and Table 4 (ablations) of the paper, on StickerChat.
+# Table 3 (the baselines and SRS) and Table 4 (ablations) of the paper, on StickerChat.
 PAPER = {
+    "Synergistic": {"MAP": 0.593, "R10@1": 0.438, "R10@2": 0.569, "R10@5": 0.798},
+    "PSAC": {"MAP": 0.662, "R10@1": 0.533, "R10@2": 0.641, "R10@5": 0.836},
+    "SMN": {"MAP": 0.524, "R10@1": 0.357, "R10@2": 0.488, "R10@5": 0.737},
+    "DAM": {"MAP": 0.620, "R10@1": 0.474, "R10@2": 0.601, "R10@5": 0.813},
+    "MRFN": {"MAP": 0.684, "R10@1": 0.557, "R10@2": 0.672, "R10@5": 0.853},
     "SRS": {"MAP": 0.709, "R10@1": 0.590, "R10@2": 0.703, "R10@5": 0.872},
     "SRS w/o pretrain": {"MAP": 0.650, "R10@1": 0.510, "R10@2": 0.641, "R10@5": 0.833},
     "SRS w/o Classify": {"MAP": 0.707, "R10@1": 0.588, "R10@2": 0.700, "R10@5": 0.871},

@@ -204,3 +204,18 @@ def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec, tmp_path):
         k: v for k, v in printed.items() if k != "model"
     }
     assert TrainConfig.from_dict(saved).preset == "cpu"
+
+
+def test_the_tfrec_metadata_fixes_the_data_shape_fields():
+    from srs_tf.run_config import configure_model
+
+    meta = dict(
+        vocab_size=378,
+        emoji_vocab_size=54,
+        context_len=5,
+        max_words=12,
+        num_candidates=10,
+        image_size=75,
+    )
+    config = configure_model(TrainConfig(data_dir="d", model_dir="m"), meta)
+    assert {k: getattr(config.model, k) for k in meta} == meta
