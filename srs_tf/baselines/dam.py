@@ -325,10 +325,18 @@ class DamSelfAttentionStack(keras.layers.Layer):
         super().__init__(**kwargs)
         self.width = int(width)
         self.stack_depth = int(stack_depth)
-        self.levels = [
-            DamAttentiveModule(self.width, dtype=self.dtype_policy, name=f"self_attention_{i}")
-            for i in range(self.stack_depth)
-        ]
+        # One attribute per level (not a list): TensorFlow checkpoints track
+        # attributes, not the lists Keras wraps (see `levels`).
+        for i in range(self.stack_depth):
+            setattr(
+                self,
+                f"level_{i}",
+                DamAttentiveModule(self.width, dtype=self.dtype_policy, name=f"self_attention_{i}"),
+            )
+
+    @property
+    def levels(self) -> list:
+        return [getattr(self, f"level_{i}") for i in range(self.stack_depth)]
 
     def build(self, inputs_shape, mask_shape=None):
         for level in self.levels:
@@ -397,15 +405,20 @@ class DamMatchingCube(keras.layers.Layer):
         self.width = int(width)
         self.stack_depth = int(stack_depth)
         policy = self.dtype_policy
-        levels = range(self.stack_depth + 1)
-        self.word_attends_sticker = [
-            DamAttentiveModule(self.width, dtype=policy, name=f"word_attends_sticker_{i}")
-            for i in levels
-        ]
-        self.sticker_attends_word = [
-            DamAttentiveModule(self.width, dtype=policy, name=f"sticker_attends_word_{i}")
-            for i in levels
-        ]
+        # One attribute per module (not lists): TensorFlow checkpoints track
+        # attributes, not the lists Keras wraps.
+        for i in range(self.stack_depth + 1):
+            for name in ("word_attends_sticker", "sticker_attends_word"):
+                module = DamAttentiveModule(self.width, dtype=policy, name=f"{name}_{i}")
+                setattr(self, f"{name}_{i}", module)
+
+    @property
+    def word_attends_sticker(self) -> list:
+        return [getattr(self, f"word_attends_sticker_{i}") for i in range(self.stack_depth + 1)]
+
+    @property
+    def sticker_attends_word(self) -> list:
+        return [getattr(self, f"sticker_attends_word_{i}") for i in range(self.stack_depth + 1)]
 
     def build(self, utterances_shape, word_mask_shape, response_shape, response_mask_shape=None):
         for module in self.word_attends_sticker + self.sticker_attends_word:
@@ -480,8 +493,10 @@ class DamAggregation(keras.layers.Layer):
         super().__init__(**kwargs)
         self.filters = tuple(int(f) for f in filters)
         policy = self.dtype_policy
-        self.convolutions = [
-            keras.layers.Conv3D(
+        # One attribute per convolution (not a list): TensorFlow checkpoints
+        # track attributes, not the lists Keras wraps.
+        for i, count in enumerate(self.filters):
+            conv = keras.layers.Conv3D(
                 count,
                 KERNEL_SIZE,
                 padding="same",
@@ -490,8 +505,7 @@ class DamAggregation(keras.layers.Layer):
                 dtype=policy,
                 name=f"conv3d_{i}",
             )
-            for i, count in enumerate(self.filters)
-        ]
+            setattr(self, f"conv3d_{i}", conv)
         self.poolings = [
             # float32: TF has no float16 MaxPool3D kernel on CPUs (max is exact anyway).
             keras.layers.MaxPooling3D(
@@ -510,6 +524,10 @@ class DamAggregation(keras.layers.Layer):
             dtype="float32",
             name="score",
         )
+
+    @property
+    def convolutions(self) -> list:
+        return [getattr(self, f"conv3d_{i}") for i in range(len(self.filters))]
 
     def build(self, cube_shape):
         turns, words, regions, channels = (int(s) for s in cube_shape[2:])

@@ -322,12 +322,13 @@ class LocalRepresentation(keras.layers.Layer):
         self.filters = int(filters)
         self.kernel_sizes = [int(k) for k in kernel_sizes]
         policy = self.dtype_policy
-        self.convolutions = [
-            keras.layers.Conv1D(
+        # One attribute per layer (not a list): TensorFlow checkpoints track
+        # attributes, not the lists Keras wraps.
+        for k in self.kernel_sizes:
+            conv = keras.layers.Conv1D(
                 self.filters, k, padding="same", activation="relu", dtype=policy, name=f"conv_{k}"
             )
-            for k in self.kernel_sizes
-        ]
+            setattr(self, f"conv_{k}", conv)
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-6, dtype=policy, name="layer_norm"
         )
@@ -335,6 +336,10 @@ class LocalRepresentation(keras.layers.Layer):
     @property
     def width(self) -> int:
         return self.filters * len(self.kernel_sizes)
+
+    @property
+    def convolutions(self) -> list:
+        return [getattr(self, f"conv_{k}") for k in self.kernel_sizes]
 
     def build(self, words_shape, word_mask_shape, response_shape):
         for conv in self.convolutions:
@@ -691,13 +696,18 @@ class LateFusion(keras.layers.Layer):
         self.num_types = int(num_types)
         policy = self.dtype_policy
         # unroll: the turn count is static and small (as SRS's FusionNetwork).
-        self.turn_grus = [
-            keras.layers.GRU(self.hidden_dim, unroll=True, dtype=policy, name=f"turn_gru_{k}")
-            for k in range(self.num_types)
-        ]
+        # One attribute per layer (not a list): TensorFlow checkpoints track
+        # attributes, not the lists Keras wraps.
+        for k in range(self.num_types):
+            gru = keras.layers.GRU(self.hidden_dim, unroll=True, dtype=policy, name=f"turn_gru_{k}")
+            setattr(self, f"turn_gru_{k}", gru)
         self.score_dense = keras.layers.Dense(
             1, activation="sigmoid", dtype="float32", name="score"
         )
+
+    @property
+    def turn_grus(self) -> list:
+        return [getattr(self, f"turn_gru_{k}") for k in range(self.num_types)]
 
     def build(self, matching_vectors_shape, turn_mask_shape):
         if len(matching_vectors_shape) != self.num_types:

@@ -302,17 +302,26 @@ class ContextEmbedding(keras.layers.Layer):
         self.projection = keras.layers.Dense(
             self.hidden_dim, use_bias=False, dtype=policy, name="projection"
         )
-        self.highway_gates = [
-            keras.layers.Dense(
+        # One attribute per layer (not a list): TensorFlow checkpoints track
+        # attributes, not the lists Keras wraps.
+        for i in range(HIGHWAY_LAYERS):
+            gate = keras.layers.Dense(
                 self.hidden_dim, activation="sigmoid", dtype=policy, name=f"highway_gate_{i}"
             )
-            for i in range(HIGHWAY_LAYERS)
-        ]
-        self.highway_transforms = [
-            keras.layers.Dense(self.hidden_dim, dtype=policy, name=f"highway_transform_{i}")
-            for i in range(HIGHWAY_LAYERS)
-        ]
+            transform = keras.layers.Dense(
+                self.hidden_dim, dtype=policy, name=f"highway_transform_{i}"
+            )
+            setattr(self, f"highway_gate_{i}", gate)
+            setattr(self, f"highway_transform_{i}", transform)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy, name="dropout")
+
+    @property
+    def highway_gates(self) -> list:
+        return [getattr(self, f"highway_gate_{i}") for i in range(HIGHWAY_LAYERS)]
+
+    @property
+    def highway_transforms(self) -> list:
+        return [getattr(self, f"highway_transform_{i}") for i in range(HIGHWAY_LAYERS)]
 
     def build(self, context_ids_shape, turn_mask_shape):
         self.embedding.build(context_ids_shape)

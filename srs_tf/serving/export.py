@@ -189,6 +189,10 @@ class SRSServingModule(tf.Module):
         ]
         with tf.control_dependencies(checks):
             context_ids = tf.identity(context_ids)
+        # The checks above hold at run time; give the graph the static
+        # [B, T, L] too (the baselines that flatten a word x region grid
+        # need static T and L).
+        context_ids = tf.ensure_shape(context_ids, [None, self.context_len, self.max_words])
         nonempty = tf.cast(tf.reduce_any(tf.not_equal(context_ids, PAD_ID), axis=-1), tf.int32)
         leading = tf.reduce_sum(tf.math.cumprod(nonempty, axis=1), axis=1)
         total = tf.reduce_sum(nonempty, axis=1)

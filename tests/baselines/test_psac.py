@@ -268,6 +268,12 @@ def test_matcher_matches_numpy_forward():
 
 def test_matcher_contract(tmp_path):
     matcher = psac.build_matcher(tiny_config("psac"))
+    batch = feature_batch(tiny_config("psac"))
+    # The score layer starts at zero (every score 0.5): give it trained-like
+    # weights so the checks can see scores differ.
+    assert np.all(np.asarray(matcher(batch)["scores"]) == 0.5)
+    score = matcher.get_layer("candidate_score").score_dense
+    score.kernel.assign(np.random.default_rng(3).normal(size=score.kernel.shape))
     check_contract(matcher)
     check_padding_invariance(matcher)
     check_permutation_equivariance(matcher)
