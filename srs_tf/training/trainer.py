@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Iterator
 
@@ -402,6 +403,8 @@ class Trainer:
         }
         if self.chief:
             atomic.write_json(os.path.join(c.model_dir, "train_summary.json"), summary)
+        else:  # a non-chief worker's scratch copy of the run is not kept
+            shutil.rmtree(self.save_dir, ignore_errors=True)
         return summary
 
     # ------------------------------------------- batch norm and the upper mode

@@ -290,6 +290,8 @@ def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     run = tmp_path / "run"
+    scratch = tmp_path / "scratch"  # TMPDIR: where the non-chief worker saves
+    scratch.mkdir()
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
@@ -306,7 +308,7 @@ def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
         procs.append(
             subprocess.Popen(
                 cmd,
-                env=_env(TF_CONFIG=tf_config),
+                env=_env(TF_CONFIG=tf_config, TMPDIR=str(scratch)),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -326,6 +328,7 @@ def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
     assert summary["step"] == 4
     assert summary["config"]["strategy"] == "multi_worker"
     assert (run / "ckpt" / "checkpoint").exists()
+    assert not [p.name for p in scratch.glob("srs_worker*")], "worker scratch left behind"
 
 
 def test_bad_flags_are_named(demo_tfrec, tmp_path):
