@@ -22,7 +22,11 @@ class TrainConfig:
       data_dir: TFREC directory written by `bin/make_tfrecords`.
       model_dir: run directory (checkpoints, best checkpoint, logs).
       model: the model's hyper-parameters; `vocab_size`, `emoji_vocab_size`,
-        `context_len` and `max_words` are taken from the TFREC metadata.
+        `context_len` and `max_words` are taken from the TFREC metadata
+        (`context_len` from `context_turns` when that is set).
+      context_turns: read only the last N utterances of each context (0 = all
+        that the TFRecords store); Figure 7 (RQ3) trains and evaluates with
+        N = 3, 5, 7, ...
       batch_size: examples per step (paper: 32), global over all replicas.
       learning_rate: Adam's learning rate (paper: 1e-4).
       lr_schedule: "constant" (paper) or "polynomial" (release code: linear
@@ -62,6 +66,7 @@ class TrainConfig:
     data_dir: str = ""
     model_dir: str = ""
     model: SRSConfig = dataclasses.field(default_factory=SRSConfig)
+    context_turns: int = 0
     batch_size: int = 32
     learning_rate: float = 1e-4
     lr_schedule: str = "constant"
@@ -105,7 +110,13 @@ class TrainConfig:
         for name in ("batch_size", "warmup_batch_size", "checkpoint_every", "log_every"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("train_steps", "emoji_warmup_steps", "eval_every", "eval_examples"):
+        for name in (
+            "train_steps",
+            "emoji_warmup_steps",
+            "eval_every",
+            "eval_examples",
+            "context_turns",
+        ):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)!r}")
         if self.train_steps == 0 and self.epochs <= 0:
@@ -132,12 +143,22 @@ class TrainConfig:
 
 
 def configure_model(config: TrainConfig, meta: dict) -> TrainConfig:
-    """Fills the model fields that the TFREC metadata fixes."""
+    """Fills the model fields that the TFREC metadata fixes.
+
+    Raises:
+      ValueError: `context_turns` is more than the TFRecords store.
+    """
+    stored = int(meta["context_len"])
+    if config.context_turns > stored:
+        raise ValueError(
+            f"--context_turns={config.context_turns}: the TFRecords in {config.data_dir} store "
+            f"at most {stored} utterances per context (bin/make_tfrecords --context_len)"
+        )
     model = dataclasses.replace(
         config.model,
         vocab_size=int(meta["vocab_size"]),
         emoji_vocab_size=int(meta["emoji_vocab_size"]),
-        context_len=int(meta["context_len"]),
+        context_len=config.context_turns or stored,
         max_words=int(meta["max_words"]),
         num_candidates=int(meta.get("num_candidates", config.model.num_candidates)),
         image_size=int(meta.get("image_size", config.model.image_size)),

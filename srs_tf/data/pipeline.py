@@ -141,6 +141,7 @@ def make_dataset(
     shuffle_buffer: int = SHUFFLE_BUFFER,
     bank: StickerBank | None = None,
     meta: dict | None = None,
+    context_turns: int | None = None,
 ):
     """A ``tf.data.Dataset`` of batch dicts (docs/CONTRACTS.md) for ``split``.
 
@@ -162,6 +163,9 @@ def make_dataset(
       shuffle_buffer: examples in the shuffle buffer.
       bank: an already loaded bank (else ``load_sticker_bank(tfrec_dir)``).
       meta: an already loaded meta.json.
+      context_turns: keep only the last this many utterances of each context
+        (``keep_last_turns``); default: all that the TFRecords store
+        (meta.json's ``context_len``).
     """
     import tensorflow as tf
 
@@ -185,6 +189,22 @@ def make_dataset(
         num_parallel_calls=autotune,
         deterministic=True,
     )
+    stored_turns = int(meta["context_len"])
+    if context_turns is not None and context_turns != stored_turns:
+        if not 0 < context_turns < stored_turns:
+            raise ValueError(
+                f"context_turns={context_turns}: {tfrec_dir} stores up to {stored_turns} "
+                "utterances per context; keep between 1 and that many"
+            )
+
+        def truncate(batch):
+            out = dict(batch)
+            out["context_ids"], out["num_turns"] = keep_last_turns(
+                batch["context_ids"], batch["num_turns"], context_turns
+            )
+            return out
+
+        ds = ds.map(truncate, num_parallel_calls=autotune, deterministic=True)
     if training:
         set_start = tf.constant(bank.set_start.astype(np.int32))
         set_size = tf.constant(bank.set_size.astype(np.int32))
@@ -208,6 +228,31 @@ def make_dataset(
         )
     ds = ds.map(_finisher(bank, with_images), num_parallel_calls=autotune, deterministic=True)
     return ds.prefetch(autotune)
+
+
+def keep_last_turns(context_ids, num_turns, turns: int):
+    """The last ``turns`` utterances of each context, laid out as
+    docs/CONTRACTS.md fixes it (oldest kept utterance in row 0).
+
+    Args:
+      context_ids: int32 ``[B, T, L]``, utterances in rows ``0 .. n-1``.
+      num_turns: int32 ``[B]``, the ``n`` of each example.
+      turns: utterances to keep, ``1 <= turns <= T``.
+
+    Returns:
+      ``(context_ids [B, turns, L], num_turns [B])``: rows ``n - k .. n - 1``
+      moved to ``0 .. k - 1`` with ``k = min(n, turns)``, zeros after them.
+    """
+    import tensorflow as tf
+
+    kept = tf.minimum(num_turns, turns)
+    first = num_turns - kept  # [B]
+    rows = first[:, None] + tf.range(turns)[None, :]  # [B, turns]
+    valid = tf.range(turns)[None, :] < kept[:, None]
+    rows = tf.where(valid, rows, 0)
+    out = tf.gather(context_ids, rows, batch_dims=1)
+    out = out * tf.cast(valid, out.dtype)[:, :, None]
+    return out, kept
 
 
 def _check_num_candidates(meta, bank, split, training, num_candidates) -> int:

@@ -162,6 +162,7 @@ def split_dataset(
         drop_remainder=False,
         bank=bank,
         meta=meta,
+        context_turns=config.model.context_len,
     )
     if max_examples:
         ds = ds.take(int(math.ceil(max_examples / batch_size)))

@@ -335,6 +335,7 @@ class Trainer:
             drop_remainder=True,
             bank=self.bank,
             meta=self.meta,
+            context_turns=self.config.model.context_len,
         )
         return iter(self.strategy.experimental_distribute_dataset(ds))
 

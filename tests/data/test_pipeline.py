@@ -221,3 +221,62 @@ def test_input_benchmark_reports_json_fields(tfrec):
     )
     assert result["examples_per_sec"] > 0 and result["peak_rss_mb"] > 0
     assert result["batches"] == 5 and result["batch_size"] == 4
+
+
+def _last_turns_reference(ids, num_turns, turns):
+    out = np.zeros((ids.shape[0], turns, ids.shape[2]), ids.dtype)
+    kept = np.minimum(num_turns, turns)
+    for b, (n, k) in enumerate(zip(num_turns, kept)):
+        out[b, :k] = ids[b, n - k : n]
+    return out, kept
+
+
+def test_keep_last_turns_equals_numpy_reference():
+    rng = np.random.default_rng(0)
+    num_turns = np.array([1, 3, 5, 4, 2], np.int32)
+    ids = np.zeros((5, T, L), np.int32)
+    for b, n in enumerate(num_turns):
+        ids[b, :n] = rng.integers(1, 50, (n, L))
+    for turns in (1, 2, 3, 5):
+        got, kept = pipeline.keep_last_turns(tf.constant(ids), tf.constant(num_turns), turns)
+        want, want_kept = _last_turns_reference(ids, num_turns, turns)
+        np.testing.assert_array_equal(got.numpy(), want)
+        np.testing.assert_array_equal(kept.numpy(), want_kept)
+    # the most recent utterance is always the last kept row
+    got, kept = pipeline.keep_last_turns(tf.constant(ids), tf.constant(num_turns), 2)
+    for b, n in enumerate(num_turns):
+        np.testing.assert_array_equal(got.numpy()[b, kept[b] - 1], ids[b, n - 1])
+
+
+def test_context_turns_truncates_every_split(tfrec):
+    for split in ("train", "test"):
+        full = next(iter(pipeline.make_dataset(tfrec, split, batch_size=8, seed=1)))
+        short = next(
+            iter(pipeline.make_dataset(tfrec, split, batch_size=8, seed=1, context_turns=2))
+        )
+        want, kept = _last_turns_reference(
+            full["context_ids"].numpy(), full["num_turns"].numpy(), 2
+        )
+        assert short["context_ids"].shape[1] == 2
+        np.testing.assert_array_equal(short["context_ids"].numpy(), want)
+        np.testing.assert_array_equal(short["num_turns"].numpy(), kept)
+        np.testing.assert_array_equal(short["candidate_ids"], full["candidate_ids"])
+    same = next(iter(pipeline.make_dataset(tfrec, "test", batch_size=8, context_turns=T)))
+    assert same["context_ids"].shape[1] == T
+    for bad in (0, T + 1):
+        with pytest.raises(ValueError, match=f"context_turns={bad}: .* stores up to {T}"):
+            pipeline.make_dataset(tfrec, "test", context_turns=bad)
+
+
+def test_configure_model_takes_context_len_from_context_turns(tfrec):
+    from srs_tf.run_config import TrainConfig, configure_model
+
+    meta = pipeline.load_meta(tfrec)
+    assert configure_model(TrainConfig(data_dir=tfrec), meta).model.context_len == T
+    assert (
+        configure_model(TrainConfig(data_dir=tfrec, context_turns=3), meta).model.context_len == 3
+    )
+    with pytest.raises(ValueError, match=f"--context_turns={T + 1}: .* at most {T} utterances"):
+        configure_model(TrainConfig(data_dir=tfrec, context_turns=T + 1), meta)
+    with pytest.raises(ValueError, match="--context_turns must be >= 0"):
+        TrainConfig(context_turns=-1)
