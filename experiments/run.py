@@ -5,11 +5,14 @@
         [--data_dir=TFREC] [--seeds=1,2,3] [--systems=srs,dam]
         [--train_flag=--train_steps=300 ...]
 
-NAME: table3 (RQ1: SRS and the five baselines) or table4 (RQ2: SRS and
-its four ablations). Writes DIR/NAME/table.md (mean ± sd over seeds, the
-paper's numbers beside them, paired t-tests against SRS), runs.json (per
-run metrics and times) and commands.txt (every command it ran). Rerunning
-skips finished runs and resumes a killed one.
+NAME: table3 (RQ1: SRS and the five baselines), table4 (RQ2: SRS and its
+four ablations), figure7 (RQ3: reading the last N utterances), figure8
+(RQ4: sticker and word attention), figure10 (RQ5: R10@1 by candidate
+SSIM) or figure11 (RQ6: hidden sizes). Writes DIR/NAME/table.md (mean ± sd
+over seeds, the paper's numbers or findings beside them, paired t-tests
+against SRS or the paper's setting), figure.png for the figures, runs.json
+(per run metrics and times) and commands.txt (every command it ran).
+Rerunning skips finished runs and resumes a killed one.
 """
 
 import os

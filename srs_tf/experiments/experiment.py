@@ -5,12 +5,29 @@ from __future__ import annotations
 import json
 import os
 
+from srs_tf.experiments import attention_figure, figures, report, runner
 from srs_tf.experiments import plan as plan_lib
-from srs_tf.experiments import report, runner
+
+FIGURE_FILE = "figure.png"
 
 TITLES = {
     "table3": "Table 3 (RQ1): SRS and the baselines",
     "table4": "Table 4 (RQ2): SRS and its ablations",
+    "figure7": "Figure 7 (RQ3): SRS reading the last N utterances",
+    "figure8": "Figures 8 and 9 (RQ4): sticker and word attention of SRS",
+    "figure10": "Figure 10 (RQ5): R10@1 by the candidates' similarity (SSIM)",
+    "figure11": "Figure 11 (RQ6): SRS with hidden sizes 50 to 250",
+}
+# What the paper reports for each figure (its text; the plots give no table).
+PAPER_FINDINGS = {
+    "figure7": "paper (§7.3): MAP, R10@1 and R10@2 rise until N = 15, then fluctuate; "
+    "R10@5 fluctuates below 15 and drops above it",
+    "figure8": "paper (§7.4): the sticker attention falls on the face and the gesture of "
+    "the sticker; the word attention on the words that carry the emotion",
+    "figure10": "paper (§7.5): R10@1 is highest for dissimilar candidates and drops as "
+    "similarity grows; every group stays above 0.42, the best reaches 0.59",
+    "figure11": "paper (§7.6): from 50 to 100 MAP and R10@1 rise by 0.4% and 1.0%; from 100 "
+    "to 250 they drop by 2.2% and 3.9%",
 }
 
 
@@ -56,19 +73,58 @@ def run_experiment(
     """
     specs = plan_lib.plan(name, scale, seeds, systems, extra_flags)
     results_dir = os.path.abspath(results_dir)
-    tfrec = runner.prepare_data(scale, results_dir, data_dir)
+    tfrec = runner.prepare_data(
+        scale, results_dir, data_dir, context_len=plan_lib.context_len_needed(name, scale)
+    )
     out_dir = os.path.join(results_dir, name)
     os.makedirs(out_dir, exist_ok=True)
     records = runner.run_all(specs, tfrec, out_dir, verbose=verbose)
     command_lists = [
         runner.commands(s, tfrec, os.path.join(out_dir, runner.RUNS_DIR, s.name)) for s in specs
     ]
+    notes = _notes(scale, tfrec, results_dir, data_dir)
+    if name in PAPER_FINDINGS:
+        notes.append(PAPER_FINDINGS[name])
+    options = dict(reference=plan_lib.reference_row(name, scale))
+    if name.startswith("figure"):
+        options.update(paper={}, row_label="setting")
+    extra_lines, extra_stats = _figure(name, out_dir, records)
     report.write_outputs(
         out_dir,
         TITLES[name],
         records,
         command_lists,
         runner.SCORES_FILE,
-        notes=_notes(scale, tfrec, results_dir, data_dir),
+        notes=notes,
+        extra_lines=extra_lines,
+        extra_stats=extra_stats,
+        **options,
     )
     return out_dir
+
+
+def _figure(name: str, out_dir: str, records: list[dict]) -> tuple[list[str], dict]:
+    """Draws ``out_dir/figure.png`` where the paper has a figure; returns the
+    markdown and statistics it adds to table.md and runs.json."""
+    path = os.path.join(out_dir, FIGURE_FILE)
+    title = TITLES.get(name, name)
+    if name in ("figure7", "figure11"):
+        prefix, label = (
+            ("N=", "utterances read (N)") if name == "figure7" else ("hidden ", "hidden size")
+        )
+        x = {r["system"]: int(r["system"][len(prefix) :]) for r in records}
+        points = figures.curve_points(records, x)
+        figures.metric_curves(path, points, label, title)
+        return [], {"curve": points}
+    if name == "figure10":
+        lines, stats = figures.ssim_table(records)
+        figures.ssim_bars(path, stats, title)
+        return ["", "## R10@1 by SSIM bucket", ""] + lines, {"by_ssim": stats}
+    if name == "figure8":
+        examples = attention_figure.attention_examples(records[0]["run_dir"])
+        attention_figure.draw(path, examples, title)
+        lines = attention_figure.table_lines(examples)
+        return ["", "## The drawn examples", ""] + lines, {
+            "examples": [{k: v for k, v in ex.items() if k != "stickers"} for ex in examples]
+        }
+    return [], {}

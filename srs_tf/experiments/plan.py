@@ -37,7 +37,24 @@ ABLATION_ROWS = (
     ("SRS w/o FR", ("--ablation=no_fr",)),
     ("SRS", ()),
 )
-REFERENCE = "SRS"  # every other row is t-tested against this one
+REFERENCE = "SRS"  # every other row of a table is t-tested against this one
+
+# Figure 7 (RQ3): utterances read, N (the paper: 3 to 20); each N is trained and
+# evaluated reading the last N utterances (bin/train --context_turns=N).
+FIGURE7_TURNS = {
+    "smoke": (2, 3, 5),
+    "demo": (3, 5, 7, 9, 11, 13, 15, 17, 20),
+    "paper": (3, 5, 7, 9, 11, 13, 15, 17, 20),
+}
+# Figure 11 (RQ6): the hidden size of the RNNs, CNN projections and dense layers.
+FIGURE11_HIDDEN = {
+    "smoke": (50, 100),
+    "demo": (50, 100, 150, 200, 250),
+    "paper": (50, 100, 150, 200, 250),
+}
+# The row of a figure that is the paper's own setting (15 utterances as the
+# release code, hidden size 100 as §6.4): the other rows are t-tested against it.
+FIGURE_REFERENCE = {"figure7": "N=15", "figure11": "hidden 100"}
 
 # bin/train flags of each scale (explicit flags given to the runner come after
 # them and win, as in bin/train).
@@ -64,14 +81,17 @@ class RunSpec:
     """One training run of an experiment.
 
     Attributes:
-      system: the row it belongs to (e.g. "SMN", "SRS w/o DIN").
+      system: the row it belongs to (e.g. "SMN", "SRS w/o DIN", "N=5").
       seed: the training seed.
       train_flags: ``bin/train`` flags besides ``--data_dir``/``--model_dir``.
+      eval_flags: ``bin/evaluate`` flags besides the data, run and split
+        (Figure 10 needs the candidates' SSIM, the others skip it).
     """
 
     system: str
     seed: int
     train_flags: tuple[str, ...]
+    eval_flags: tuple[str, ...] = ("--nossim",)
 
     @property
     def name(self) -> str:
@@ -80,14 +100,47 @@ class RunSpec:
         return f"{slug}-seed{self.seed}"
 
 
-def _table3_rows() -> list[tuple[str, tuple[str, ...]]]:
+def _table3_rows(scale: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(SYSTEM_NAMES[m], (f"--model={m}",)) for m in SYSTEM_NAMES]
 
 
+def _figure7_rows(scale: str) -> list[tuple[str, tuple[str, ...]]]:
+    return [(f"N={n}", (f"--context_turns={n}",)) for n in FIGURE7_TURNS[scale]]
+
+
+def _figure11_rows(scale: str) -> list[tuple[str, tuple[str, ...]]]:
+    return [(f"hidden {h}", (f"--hidden_dim={h}",)) for h in FIGURE11_HIDDEN[scale]]
+
+
+# name -> rows at a scale: (display name, bin/train flags of the row).
 EXPERIMENTS = {
     "table3": _table3_rows,
-    "table4": lambda: list(ABLATION_ROWS),
+    "table4": lambda scale: list(ABLATION_ROWS),
+    "figure7": _figure7_rows,
+    "figure8": lambda scale: [("SRS", ())],
+    "figure10": lambda scale: [("SRS", ())],
+    "figure11": _figure11_rows,
 }
+# Figure 8 draws the attention of one trained SRS: one seed is enough.
+ONE_SEED = ("figure8",)
+# bin/evaluate flags per experiment (default: no SSIM, it takes minutes).
+EVAL_FLAGS = {"figure10": ("--ssim",)}
+
+
+def reference_row(name: str, scale: str) -> str | None:
+    """The row the others are t-tested against (None: no test)."""
+    if name in FIGURE_REFERENCE:
+        rows = [row for row, _ in EXPERIMENTS[name](scale)]
+        wanted = FIGURE_REFERENCE[name]
+        if wanted in rows:
+            return wanted
+        return rows[-1] if name == "figure7" else None  # smoke: the longest context read
+    return REFERENCE if name in ("table3", "table4") else None
+
+
+def context_len_needed(name: str, scale: str) -> int:
+    """Utterances the TFRecords must store for experiment ``name`` (0: any)."""
+    return max(FIGURE7_TURNS[scale]) if name == "figure7" else 0
 
 
 def plan(
@@ -114,7 +167,7 @@ def plan(
         raise ValueError(f"unknown experiment {name!r}: choose one of {', '.join(EXPERIMENTS)}")
     if scale not in SCALES:
         raise ValueError(f"unknown --scale={scale!r}: choose one of {', '.join(SCALES)}")
-    rows = EXPERIMENTS[name]()
+    rows = EXPERIMENTS[name](scale)
     if systems:
         wanted = {SYSTEM_NAMES.get(s, s) for s in systems}
         unknown = wanted - {row for row, _ in rows}
@@ -125,9 +178,12 @@ def plan(
             )
         rows = [(row, flags) for row, flags in rows if row in wanted]
     seeds = tuple(seeds) if seeds else SCALE_SEEDS[scale]
+    if name in ONE_SEED:
+        seeds = seeds[:1]
     base = SCALE_TRAIN_FLAGS[scale]
+    eval_flags = EVAL_FLAGS.get(name, RunSpec.eval_flags)
     return [
-        RunSpec(row, seed, base + flags + (f"--seed={seed}",) + tuple(extra_flags))
+        RunSpec(row, seed, base + flags + (f"--seed={seed}",) + tuple(extra_flags), eval_flags)
         for row, flags in rows
         for seed in seeds
     ]

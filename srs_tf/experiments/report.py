@@ -48,22 +48,24 @@ def system_order(records: list[dict]) -> list[str]:
     return order
 
 
-def significance(records: list[dict], scores_name: str) -> dict[str, dict[str, dict]]:
-    """``{system: {column: {"t", "p", "mark", "seeds"}}}`` against ``REFERENCE``."""
+def significance(
+    records: list[dict], scores_name: str, reference: str | None = REFERENCE
+) -> dict[str, dict[str, dict]]:
+    """``{system: {column: {"t", "p", "mark", "seeds"}}}`` against ``reference``."""
     by_system: dict[str, dict[int, str]] = {}
     for r in records:
         by_system.setdefault(r["system"], {})[r["seed"]] = r["run_dir"]
-    if REFERENCE not in by_system:
+    if reference not in by_system:
         return {}
     out = {}
     for system, runs in by_system.items():
-        if system == REFERENCE:
+        if system == reference:
             continue
-        seeds = sorted(set(runs) & set(by_system[REFERENCE]))
+        seeds = sorted(set(runs) & set(by_system[reference]))
         if not seeds:
             continue
         mine = [per_example(runs[s], scores_name) for s in seeds]
-        ref = [per_example(by_system[REFERENCE][s], scores_name) for s in seeds]
+        ref = [per_example(by_system[reference][s], scores_name) for s in seeds]
         out[system] = {}
         for column in COLUMNS:
             key = PER_EXAMPLE[column]
@@ -84,13 +86,26 @@ def _cell(mean: float, sd: float | None) -> str:
 
 
 def table_markdown(
-    title: str, records: list[dict], scores_name: str, notes: list[str] = ()
+    title: str,
+    records: list[dict],
+    scores_name: str,
+    notes: list[str] = (),
+    reference: str | None = REFERENCE,
+    paper: dict | None = None,
+    row_label: str = "system",
 ) -> tuple[str, dict]:
-    """The markdown table and the statistics behind it."""
-    tests = significance(records, scores_name)
+    """The markdown table and the statistics behind it.
+
+    Args:
+      reference: the row the others are t-tested against (None: no tests).
+      paper: the paper's metrics per row (default: Tables 3 and 4).
+      row_label: the heading of the first column.
+    """
+    paper = PAPER if paper is None else paper
+    tests = significance(records, scores_name, reference) if reference else {}
     stats = {}
     header = (
-        "| system | seeds | "
+        f"| {row_label} | seeds | "
         + " | ".join(COLUMNS)
         + " | paper "
         + " / ".join(COLUMNS)
@@ -106,8 +121,8 @@ def table_markdown(
             row[column] = {"mean": mean, "sd": sd}
             mark = tests.get(system, {}).get(column, {}).get("mark", "")
             cells.append(_cell(mean, sd) + (f" {mark}" if mark else ""))
-        paper = PAPER.get(system)
-        paper_cell = " / ".join(f"{paper[c]:.3f}" for c in COLUMNS) if paper else "–"
+        theirs = paper.get(system)
+        paper_cell = " / ".join(f"{theirs[c]:.3f}" for c in COLUMNS) if theirs else "–"
         minutes = np.mean([r["seconds"] for r in runs]) / 60.0
         row["minutes_per_run"] = minutes
         stats[system] = row
@@ -116,14 +131,15 @@ def table_markdown(
             + " | ".join(cells)
             + f" | {paper_cell} | {minutes:.1f} |"
         )
-    lines += [
-        "",
-        f"Mean ± sd over seeds. ▲/▼: significantly better/worse than {REFERENCE} "
-        f"(two-tailed paired t-test over the test examples, each example's value averaged "
-        f"over the seeds both rows have, α = {ALPHA}).",
-    ]
+    lines += ["", "Mean ± sd over seeds."]
+    if reference:
+        lines[-1] += (
+            f" ▲/▼: significantly better/worse than {reference} (two-tailed paired t-test "
+            f"over the test examples, each example's value averaged over the seeds both rows "
+            f"have, α = {ALPHA})."
+        )
     if tests:
-        lines += ["", f"| system vs {REFERENCE} | " + " | ".join(COLUMNS) + " |"]
+        lines += ["", f"| {row_label} vs {reference} | " + " | ".join(COLUMNS) + " |"]
         lines.append("|" + "---|" * (len(COLUMNS) + 1))
         for system, columns in tests.items():
             cells = [f"t = {columns[c]['t']:+.2f}, p = {columns[c]['p']:.2g}" for c in COLUMNS]
@@ -139,9 +155,19 @@ def write_outputs(
     command_lists: list[list[list[str]]],
     scores_name: str,
     notes: list[str] = (),
+    extra_lines: list[str] = (),
+    extra_stats: dict | None = None,
+    **table_options,
 ) -> dict:
-    """Writes runs.json, table.md and commands.txt into ``out_dir`` (atomically)."""
-    table, stats = table_markdown(title, records, scores_name, notes)
+    """Writes runs.json, table.md and commands.txt into ``out_dir`` (atomically).
+
+    ``extra_lines`` (markdown) follow the table, ``extra_stats`` go into
+    runs.json; ``table_options`` are ``table_markdown``'s keyword arguments.
+    """
+    table, stats = table_markdown(title, records, scores_name, notes, **table_options)
+    if extra_lines:
+        table = table + "\n" + "\n".join(extra_lines).rstrip() + "\n"
+    stats.update(extra_stats or {})
     atomic.write_text(os.path.join(out_dir, "table.md"), table)
     atomic.write_json(os.path.join(out_dir, "runs.json"), {"runs": records, **stats})
     text = "\n".join(shlex.join(c) for commands in command_lists for c in commands) + "\n"

@@ -43,19 +43,32 @@ class ExperimentError(Exception):
     """A problem the user must fix (missing data, a failed run)."""
 
 
-def prepare_data(scale: str, results_dir: str, data_dir: str | None) -> str:
+def prepare_data(scale: str, results_dir: str, data_dir: str | None, context_len: int = 0) -> str:
     """The TFREC directory of ``scale``: ``data_dir`` when given, else a
     demo build generated (once) under ``results_dir/_data/<scale>``.
 
+    ``context_len``: utterances per context the TFRecords must store (Figure
+    7 reads up to 20); a generated build gets TFRecords that store them.
+
     Raises:
-      ExperimentError: ``paper`` without ``data_dir``, or a ``data_dir`` that
-        is not a TFREC directory (no ``meta.json``).
+      ExperimentError: ``paper`` without ``data_dir``, a ``data_dir`` that
+        is not a TFREC directory (no ``meta.json``) or stores fewer than
+        ``context_len`` utterances per context.
     """
     if data_dir:
-        if not os.path.isfile(os.path.join(data_dir, "meta.json")):
+        meta_path = os.path.join(data_dir, "meta.json")
+        if not os.path.isfile(meta_path):
             raise ExperimentError(
                 f"--data_dir={data_dir} is not a TFREC directory (no meta.json): make one with "
                 "bin/make_tfrecords --data_dir=DATA --output_dir=TFREC"
+            )
+        with open(meta_path, encoding="utf-8") as f:
+            stored = int(json.load(f)["context_len"])
+        if stored < context_len:
+            raise ExperimentError(
+                f"--data_dir={data_dir} stores {stored} utterances per context, this experiment "
+                f"reads up to {context_len}: rebuild it with bin/make_tfrecords "
+                f"--context_len={context_len}"
             )
         return os.path.abspath(data_dir)
     if scale == "paper":
@@ -67,18 +80,23 @@ def prepare_data(scale: str, results_dir: str, data_dir: str | None) -> str:
     from srs_tf.data.demo.generate import DemoConfig, generate
     from srs_tf.data.tfrecords import TFRecordsConfig, make_tfrecords
 
+    # smoke: 5 turns and 75-px stickers (Inception's smallest input, 9 regions)
+    options = {"context_len": 5, "max_words": 12, "image_size": 75} if scale == "smoke" else {}
+    stored = options.get("context_len", TFRecordsConfig.context_len)
+    name = "TFREC"
+    if context_len > stored:
+        options["context_len"] = context_len
+        name = f"TFREC_context{context_len}"
     root = os.path.join(results_dir, "_data", scale)
-    data, tfrec = os.path.join(root, "DATA"), os.path.join(root, "TFREC")
+    data, tfrec = os.path.join(root, "DATA"), os.path.join(root, name)
     if not os.path.isfile(os.path.join(tfrec, "meta.json")):
         os.makedirs(root, exist_ok=True)
-        if not os.path.isdir(data):
+        if not os.path.isfile(os.path.join(data, "stats.json")):
             print(f"generating the {scale} demo build in {data}", flush=True)
             values = SMOKE_DEMO if scale == "smoke" else {}
             generate(DemoConfig(output_dir=data, **values))
         print(f"writing its TFRecords to {tfrec}", flush=True)
-        # smoke: 5 turns and 75-px stickers (Inception's smallest input, 9 regions)
-        small = {"context_len": 5, "max_words": 12, "image_size": 75} if scale == "smoke" else {}
-        make_tfrecords(TFRecordsConfig(data_dir=data, output_dir=tfrec, progress=False, **small))
+        make_tfrecords(TFRecordsConfig(data_dir=data, output_dir=tfrec, progress=False, **options))
     return tfrec
 
 
@@ -98,7 +116,7 @@ def commands(spec: RunSpec, tfrec: str, run_dir: str) -> list[list[str]]:
         f"--model_dir={run_dir}",
         "--split=test",
         f"--scores_out={os.path.join(run_dir, SCORES_FILE)}",
-        "--nossim",
+        *spec.eval_flags,
     ]
     return [train, evaluate]
 
