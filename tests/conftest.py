@@ -48,13 +48,30 @@ def demo_tfrec(demo_data, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_tfrec_small(demo_data, tmp_path_factory):
+    """``demo_data`` at 75 px (9 regions, Inception's smallest input): for the
+    tests of the training loop, whose cost is mostly Inception running over
+    the bank (batch-norm calibration, encoding, warm-up) and which do not
+    depend on the image size; a third of the pixels of 128 px."""
+    from srs_tf.data.tfrecords import TFRecordsConfig, make_tfrecords
+
+    path = str(tmp_path_factory.mktemp("demo") / "TFREC75")
+    make_tfrecords(
+        TFRecordsConfig(data_dir=demo_data, output_dir=path, image_size=75, progress=False)
+    )
+    return path
+
+
 # A demo build whose cues are all strong and recent (no cue-less, weak or
 # misleading contexts, no random labels, at most 5 turns): the signal a short
 # CPU training can pick up beyond sticker popularity. Calibration (2-core CPU,
-# frozen random-init encoder, Adam 3e-4): validation MAP 0.35-0.36 after 100
-# steps, 0.39-0.41 after 200, 0.47-0.49 after 300, 0.49 after 400 and 0.62
-# after 700 (seeds 1234 and 7); chance is 0.293, and a 400-example MAP has a
-# standard error of about 0.0135.
+# frozen random-init encoder, Adam 3e-4; at 128 px and 30 words): validation
+# MAP 0.35-0.36 after 100 steps, 0.39-0.41 after 200, 0.47-0.49 after 300,
+# 0.49 after 400 and 0.62 after 700 (seeds 1234 and 7); at 75 px and 12 words
+# (`learnable_tfrec_small`, seed 1234) 0.41 / 0.43 / 0.45 / 0.49 after 100 /
+# 200 / 300 / 400. Chance is 0.293, and a 400-example MAP has a standard error
+# of about 0.0135.
 LEARNABLE_DEMO = dict(
     num_sets=16,
     min_stickers=10,
@@ -83,23 +100,11 @@ def learnable_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def learnable_tfrec(learnable_data):
-    from srs_tf.data.tfrecords import TFRecordsConfig, make_tfrecords
-
-    path = os.path.join(os.path.dirname(learnable_data), "TFREC")
-    make_tfrecords(
-        TFRecordsConfig(data_dir=learnable_data, output_dir=path, context_len=5, progress=False)
-    )
-    return path
-
-
-@pytest.fixture(scope="session")
 def learnable_tfrec_small(learnable_data):
     """The learnable build at 75 px (9 regions, Inception's smallest input) and
     12 words per utterance (86% of its utterances are whole; the others keep
-    their first 12 words), for the models whose cost grows with words x
-    regions (the baselines' learning tests: DAM's matching cube is 40 times
-    smaller than at 128 px and 30 words)."""
+    their first 12 words): the learning tests of SRS and the baselines (DAM's
+    matching cube is 40 times smaller than at 128 px and 30 words)."""
     from srs_tf.data.tfrecords import TFRecordsConfig, make_tfrecords
 
     path = os.path.join(os.path.dirname(learnable_data), "TFREC_small")

@@ -138,13 +138,13 @@ def _printed_config(stdout):
     return lines[start], json.loads("\n".join(lines[start + 1 : end + 1]))
 
 
-def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec, tmp_path):
+def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec_small, tmp_path):
     run = tmp_path / "run"
     result = subprocess.run(
         [
             PY,
             TRAIN,
-            f"--data_dir={demo_tfrec}",
+            f"--data_dir={demo_tfrec_small}",
             f"--model_dir={run}",
             "--preset=cpu",
             "--hidden_dim=16",
@@ -170,7 +170,7 @@ def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec, tmp_path):
         "cpu",
         presets.nest(
             dict(
-                data_dir=demo_tfrec,
+                data_dir=demo_tfrec_small,
                 model_dir=str(run),
                 hidden_dim=16,
                 emb_dim=16,
@@ -193,8 +193,15 @@ def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec, tmp_path):
 
     saved = json.load(open(run / "config.json"))
     # RUN/config.json is the printed config with the sizes the TFREC metadata fixes.
-    meta = json.load(open(os.path.join(demo_tfrec, "meta.json")))
-    fixed = {"vocab_size", "emoji_vocab_size", "context_len", "max_words", "num_candidates"}
+    meta = json.load(open(os.path.join(demo_tfrec_small, "meta.json")))
+    fixed = {
+        "vocab_size",
+        "emoji_vocab_size",
+        "context_len",
+        "max_words",
+        "num_candidates",
+        "image_size",
+    }
     for name in fixed:
         assert saved["model"][name] == meta.get(name, printed["model"][name])
     assert {k: v for k, v in saved["model"].items() if k not in fixed} == {

@@ -65,10 +65,10 @@ def _changed(before, after):
     return any(not np.array_equal(a, b) for a, b in zip(before, after))
 
 
-def test_warmup_trains_only_the_sticker_encoder_then_everything(demo_tfrec, tmp_path):
+def test_warmup_trains_only_the_sticker_encoder_then_everything(demo_tfrec_small, tmp_path):
     from srs_tf.training.trainer import Trainer
 
-    trainer = Trainer(_config(demo_tfrec, tmp_path / "run"), verbose=False)
+    trainer = Trainer(_config(demo_tfrec_small, tmp_path / "run"), verbose=False)
     enc0, match0 = _weights(trainer.encoder), _weights(trainer.matcher)
     step = trainer._run_warmup(0, 2, seed=0)
     assert step == 2 and int(trainer.step.numpy()) == 2
@@ -81,11 +81,11 @@ def test_warmup_trains_only_the_sticker_encoder_then_everything(demo_tfrec, tmp_
     assert _changed(match1, match2) and _changed(enc1, enc2), "joint training trains everything"
 
 
-def test_frozen_mode_trains_only_the_matcher_on_cached_features(demo_tfrec, tmp_path):
+def test_frozen_mode_trains_only_the_matcher_on_cached_features(demo_tfrec_small, tmp_path):
     from srs_tf.training.trainer import Trainer
 
     trainer = Trainer(
-        _config(demo_tfrec, tmp_path / "run", sticker_encoder="frozen", emoji_warmup_steps=0),
+        _config(demo_tfrec_small, tmp_path / "run", sticker_encoder="frozen", emoji_warmup_steps=0),
         verbose=False,
     )
     trainable0 = [np.array(v) for v in trainer.encoder.trainable_variables]
@@ -107,12 +107,12 @@ def test_frozen_mode_trains_only_the_matcher_on_cached_features(demo_tfrec, tmp_
     np.testing.assert_allclose(cached, direct, atol=2e-3)
 
 
-def test_no_classify_skips_warmup_and_emoji_loss(demo_tfrec, tmp_path):
+def test_no_classify_skips_warmup_and_emoji_loss(demo_tfrec_small, tmp_path):
     from srs_tf.model_config import SRSConfig
     from srs_tf.training.trainer import Trainer
 
     config = _config(
-        demo_tfrec,
+        demo_tfrec_small,
         tmp_path / "run",
         emoji_warmup_steps=5,
         train_steps=1,
@@ -127,7 +127,7 @@ def test_no_classify_skips_warmup_and_emoji_loss(demo_tfrec, tmp_path):
     assert not _changed(before, _weights(head)), "no_classify must not train the emoji head"
 
 
-def test_nan_loss_stops_with_a_clear_message(demo_tfrec, tmp_path, monkeypatch):
+def test_nan_loss_stops_with_a_clear_message(demo_tfrec_small, tmp_path, monkeypatch):
     import tensorflow as tf
 
     from srs_tf.model import losses
@@ -139,7 +139,7 @@ def test_nan_loss_stops_with_a_clear_message(demo_tfrec, tmp_path, monkeypatch):
     # Frozen mode: the same joint step and finiteness check without tracing Inception's
     # backward pass (a minute on the 2-core CPU).
     trainer = Trainer(
-        _config(demo_tfrec, tmp_path / "run", emoji_warmup_steps=0, sticker_encoder="frozen"),
+        _config(demo_tfrec_small, tmp_path / "run", emoji_warmup_steps=0, sticker_encoder="frozen"),
         verbose=False,
     )
     with pytest.raises(TrainingDiverged, match="hinge_loss is nan at step 1"):
@@ -148,11 +148,14 @@ def test_nan_loss_stops_with_a_clear_message(demo_tfrec, tmp_path, monkeypatch):
     assert marker["step"] == 1 and marker["loss"] == "hinge_loss"
 
 
-def test_same_seed_gives_identical_metrics(demo_tfrec, tmp_path):
+def test_same_seed_gives_identical_metrics(demo_tfrec_small, tmp_path):
+    """Two runs with one seed: the same validation metrics. Frozen mode
+    without the warm-up (whose Inception backward pass takes a minute to
+    trace on the 2-core CPU): the seed fixes the initial weights, the batch
+    norm calibration, the encoded bank, the negatives and the batch order."""
     args = [
         "--sticker_encoder=frozen",
-        "--emoji_warmup_steps=1",
-        "--warmup_batch_size=4",
+        "--emoji_warmup_steps=0",
         "--train_steps=4",
         "--eval_examples=16",
         "--seed=7",
@@ -161,7 +164,7 @@ def test_same_seed_gives_identical_metrics(demo_tfrec, tmp_path):
     for name in ("a", "b"):
         run = tmp_path / name
         subprocess.run(
-            _train_cmd(demo_tfrec, run, *args),
+            _train_cmd(demo_tfrec_small, run, *args),
             check=True,
             env=_env(),
             capture_output=True,
@@ -178,10 +181,10 @@ def _latest_complete_checkpoint_step(ckpt_dir):
     return None if path is None else int(path.rsplit("-", 1)[1])
 
 
-def test_resume_after_sigkill_continues_the_step(demo_tfrec, tmp_path):
+def test_resume_after_sigkill_continues_the_step(demo_tfrec_small, tmp_path):
     run = tmp_path / "run"
     cmd = _train_cmd(
-        demo_tfrec,
+        demo_tfrec_small,
         run,
         "--sticker_encoder=frozen",
         "--emoji_warmup_steps=0",
@@ -243,7 +246,7 @@ def _free_ports(n):
     return ports
 
 
-def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec, tmp_path):
+def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec_small, tmp_path):
     """The GPU flags on CPU: MirroredStrategy (one CPU device) with float16 compute.
     Both stages run, losses and metrics stay finite, and the checkpoint keeps
     float32 weights (Keras' mixed policy: float16 compute, float32 variables)."""
@@ -252,7 +255,7 @@ def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec, tmp_pa
     run = tmp_path / "run"
     result = subprocess.run(
         _train_cmd(
-            demo_tfrec,
+            demo_tfrec_small,
             run,
             "--strategy=mirrored",
             "--mixed_precision",
@@ -286,7 +289,7 @@ def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec, tmp_pa
     assert len(weights) > 100 and all(dtypes[name] == tf.float32 for name in weights)
 
 
-def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
+def test_multi_worker_two_workers_on_loopback(demo_tfrec_small, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     run = tmp_path / "run"
@@ -295,13 +298,15 @@ def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        # No warm-up: a step under a strategy is what the mirrored test above
+        # covers with the warm-up; here the collective joint steps, the chief's
+        # checkpoint and the non-chief's scratch directory.
         cmd = _train_cmd(
-            demo_tfrec,
+            demo_tfrec_small,
             run,
             "--strategy=multi_worker",
             "--sticker_encoder=frozen",
-            "--emoji_warmup_steps=1",
-            "--warmup_batch_size=4",
+            "--emoji_warmup_steps=0",
             "--train_steps=3",
             "--eval_examples=8",
         )
@@ -325,15 +330,15 @@ def test_multi_worker_two_workers_on_loopback(demo_tfrec, tmp_path):
     for p, out in zip(procs, outputs):
         assert p.returncode == 0, out[-3000:]
     summary = json.load(open(run / "train_summary.json"))
-    assert summary["step"] == 4
+    assert summary["step"] == 3
     assert summary["config"]["strategy"] == "multi_worker"
     assert (run / "ckpt" / "checkpoint").exists()
     assert not [p.name for p in scratch.glob("srs_worker*")], "worker scratch left behind"
 
 
-def test_bad_flags_are_named(demo_tfrec, tmp_path):
+def test_bad_flags_are_named(demo_tfrec_small, tmp_path):
     result = subprocess.run(
-        _train_cmd(demo_tfrec, tmp_path / "run", "--train_steps=-1"),
+        _train_cmd(demo_tfrec_small, tmp_path / "run", "--train_steps=-1"),
         env=_env(),
         capture_output=True,
         text=True,
@@ -343,22 +348,26 @@ def test_bad_flags_are_named(demo_tfrec, tmp_path):
     assert "--train_steps" in result.stderr
 
 
-def test_resume_with_another_model_config_is_refused(demo_tfrec, tmp_path):
+def test_resume_with_another_model_config_is_refused(demo_tfrec_small, tmp_path):
     from srs_tf.training.trainer import Trainer
 
-    Trainer(_config(demo_tfrec, tmp_path / "run"), verbose=False)
+    Trainer(_config(demo_tfrec_small, tmp_path / "run"), verbose=False)
     from srs_tf.model_config import SRSConfig
 
     with pytest.raises(ValueError, match="another model config"):
         other = SRSConfig(hidden_dim=12, emb_dim=8, inception_weights="none")
-        Trainer(_config(demo_tfrec, tmp_path / "run", model=other), verbose=False)
+        Trainer(_config(demo_tfrec_small, tmp_path / "run", model=other), verbose=False)
 
 
-def test_short_training_on_demo_data_learns_and_evaluates(learnable_tfrec, tmp_path):
+def test_short_training_on_demo_data_learns_and_evaluates(learnable_tfrec_small, tmp_path):
     """A real (CPU-sized) bin/train run on demo data ranks the ground truth
     far above chance (MAP 0.293, R10@1 0.1) and above what sticker
     popularity alone gives on these builds (MAP about 0.38), on validation
-    during training and on the held-out test split through bin/evaluate."""
+    during training and on the held-out test split through bin/evaluate.
+    Calibration (2-core CPU, seed 1234, 75 px, 12 words): validation MAP
+    0.41 / 0.43 / 0.45 / 0.49 and R10@1 0.23 / 0.25 / 0.27 / 0.31 after
+    100 / 200 / 300 / 400 steps; the run takes about 100 s."""
+    learnable_tfrec = learnable_tfrec_small
     run = tmp_path / "run"
     result = subprocess.run(
         [

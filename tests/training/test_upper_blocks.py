@@ -61,11 +61,11 @@ def test_batch_norm_calibration_sets_the_average_of_batch_statistics():
     )
 
 
-def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec, tmp_path):
+def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec_small, tmp_path):
     from srs_tf.training.trainer import Trainer
 
     config = _config(
-        demo_tfrec,
+        demo_tfrec_small,
         tmp_path / "run",
         sticker_encoder="upper",
         upper_from="mixed8",
@@ -114,11 +114,11 @@ def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec, tmp_
     assert any(not np.array_equal(a, b) for a, b in zip(match0, _weights(trainer.matcher)))
 
 
-def test_upper_mode_resumes_with_the_cache(demo_tfrec, tmp_path):
+def test_upper_mode_resumes_with_the_cache(demo_tfrec_small, tmp_path):
     from srs_tf.training.trainer import Trainer
 
     config = _config(
-        demo_tfrec,
+        demo_tfrec_small,
         tmp_path / "run",
         sticker_encoder="upper",
         upper_from="mixed8",
@@ -134,13 +134,13 @@ def test_upper_mode_resumes_with_the_cache(demo_tfrec, tmp_path):
     assert os.path.getmtime(meta) == before
 
 
-def test_upper_mode_without_warmup_still_calibrates_batch_norm(demo_tfrec, tmp_path):
+def test_upper_mode_without_warmup_still_calibrates_batch_norm(demo_tfrec_small, tmp_path):
     """no_classify / --emoji_warmup_steps=0: the bank is still encoded with
     calibrated statistics."""
     from srs_tf.training.trainer import Trainer
 
     config = _config(
-        demo_tfrec,
+        demo_tfrec_small,
         tmp_path / "run",
         sticker_encoder="upper",
         upper_from="mixed8",
