@@ -359,6 +359,13 @@ class Trainer:
 
     def train(self) -> dict:
         """Runs (or resumes) the whole schedule; returns the final summary."""
+        try:
+            return self._train()
+        finally:
+            if not self.chief:  # a non-chief worker's scratch copy is never kept
+                shutil.rmtree(self.save_dir, ignore_errors=True)
+
+    def _train(self) -> dict:
         c = self.config
         start_step = self.restore()
         warmup = c.warmup_steps
@@ -404,8 +411,6 @@ class Trainer:
         }
         if self.chief:
             atomic.write_json(os.path.join(c.model_dir, "train_summary.json"), summary)
-        else:  # a non-chief worker's scratch copy of the run is not kept
-            shutil.rmtree(self.save_dir, ignore_errors=True)
         return summary
 
     # ------------------------------------------- batch norm and the upper mode
