@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterable
 
 import keras
@@ -133,6 +134,15 @@ class LowerCache:
         os.makedirs(self.dir, exist_ok=True)
         n = int(images.shape[0])
         shape = (n,) + tuple(int(d) for d in lower.output.shape[1:])
+        need = int(np.prod(shape)) * np.dtype(np.float16).itemsize
+        free = shutil.disk_usage(self.dir).free
+        if need > free:
+            # A memory-mapped write past the free space dies with SIGBUS, not
+            # an OSError: refuse before writing anything.
+            raise OSError(
+                f"the lower-block cache needs {need / 2**20:,.1f} MiB in {self.dir}, "
+                f"but only {free / 2**20:,.1f} MiB are free there"
+            )
         tmp = self.path + f".tmp-{os.getpid()}.npy"
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
         encode = tf.function(lambda x: lower(x, training=False))

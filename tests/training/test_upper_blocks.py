@@ -41,6 +41,30 @@ def test_upper_from_must_name_a_block():
         _encoder().upper_blocks("mixed9")
 
 
+def test_lower_cache_refuses_when_the_disk_is_too_full(tmp_path, monkeypatch):
+    # A memory-mapped write past the free space would die with SIGBUS.
+    import collections
+    import shutil
+
+    import keras
+
+    from srs_tf.training.upper_blocks import LowerCache
+
+    inputs = keras.Input((4, 4, 3), dtype="uint8")
+    lower = keras.Model(inputs, keras.ops.cast(inputs, "float32") * 2.0)
+    images = np.ones((10, 4, 4, 3), np.uint8)
+    cache = LowerCache(str(tmp_path))
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 100))
+    with pytest.raises(OSError, match=r"needs 0.0 MiB in .*lower_cache.*only 0.0 MiB are free"):
+        cache.build(lower, images, {"cut": "x"})
+    assert os.listdir(cache.dir) == []  # nothing half-written
+    monkeypatch.undo()
+    out = cache.build(lower, images, {"cut": "x"})  # 10*4*4*3 float16 = 960 bytes
+    assert out.shape == (10, 4, 4, 3) and float(out[0, 0, 0, 0]) == 2.0
+    assert cache.load({"cut": "x"}) is not None and cache.load({"cut": "y"}) is None
+
+
 def test_batch_norm_calibration_sets_the_average_of_batch_statistics():
     import keras
 
