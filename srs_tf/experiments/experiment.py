@@ -108,13 +108,10 @@ def _figure(name: str, out_dir: str, records: list[dict]) -> tuple[list[str], di
     markdown and statistics it adds to table.md and runs.json."""
     path = os.path.join(out_dir, FIGURE_FILE)
     title = TITLES.get(name, name)
-    if name in ("figure7", "figure11"):
-        prefix, label = (
-            ("N=", "utterances read (N)") if name == "figure7" else ("hidden ", "hidden size")
-        )
-        x = {r["system"]: int(r["system"][len(prefix) :]) for r in records}
+    if name in plan_lib.CURVE_ROW:
+        x = {r["system"]: plan_lib.curve_x(name, r["system"]) for r in records}
         points = figures.curve_points(records, x)
-        figures.metric_curves(path, points, label, title)
+        figures.metric_curves(path, points, plan_lib.CURVE_AXIS[name], title)
         return [], {"curve": points}
     if name == "figure10":
         lines, stats = figures.ssim_table(records)

@@ -104,12 +104,27 @@ def _table3_rows(scale: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(SYSTEM_NAMES[m], (f"--model={m}",)) for m in SYSTEM_NAMES]
 
 
+# The curves (Figures 7 and 11): the row name of each x value, and the x axis.
+CURVE_ROW = {"figure7": "N={}", "figure11": "hidden {}"}
+CURVE_AXIS = {"figure7": "utterances read (N)", "figure11": "hidden size"}
+
+
+def curve_x(name: str, system: str) -> int:
+    """The x value of a curve's row (``curve_x("figure7", "N=5") == 5``)."""
+    prefix, suffix = CURVE_ROW[name].split("{}")
+    if not (system.startswith(prefix) and system.endswith(suffix)):
+        raise ValueError(f"{system!r} is not a row of {name} ({CURVE_ROW[name]!r})")
+    return int(system[len(prefix) : len(system) - len(suffix)])
+
+
 def _figure7_rows(scale: str) -> list[tuple[str, tuple[str, ...]]]:
-    return [(f"N={n}", (f"--context_turns={n}",)) for n in FIGURE7_TURNS[scale]]
+    row = CURVE_ROW["figure7"]
+    return [(row.format(n), (f"--context_turns={n}",)) for n in FIGURE7_TURNS[scale]]
 
 
 def _figure11_rows(scale: str) -> list[tuple[str, tuple[str, ...]]]:
-    return [(f"hidden {h}", (f"--hidden_dim={h}",)) for h in FIGURE11_HIDDEN[scale]]
+    row = CURVE_ROW["figure11"]
+    return [(row.format(h), (f"--hidden_dim={h}",)) for h in FIGURE11_HIDDEN[scale]]
 
 
 # name -> rows at a scale: (display name, bin/train flags of the row).

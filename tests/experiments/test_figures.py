@@ -45,6 +45,12 @@ def test_figure_plans():
     specs = plan_lib.plan("figure8", "demo")
     assert [(s.system, s.seed) for s in specs] == [("SRS", 1)]  # one trained SRS
     assert plan_lib.reference_row("figure8", "demo") is None
+    for name in ("figure7", "figure11"):  # each curve row's x value, read back
+        for system, _ in plan_lib.EXPERIMENTS[name]("paper"):
+            assert plan_lib.CURVE_ROW[name].format(plan_lib.curve_x(name, system)) == system
+    assert plan_lib.curve_x("figure11", "hidden 150") == 150
+    with pytest.raises(ValueError, match="not a row of figure7"):
+        plan_lib.curve_x("figure7", "hidden 100")
 
 
 def test_too_short_contexts_are_named(tmp_path):
