@@ -43,7 +43,7 @@ def attention_examples(run_dir: str, num_examples: int = 3, seed: int = 0) -> li
     """
     from srs_tf.data import pipeline
     from srs_tf.data.vocab import Vocab
-    from srs_tf.evaluation import scoring
+    from srs_tf.evaluation import metrics, scoring
     from srs_tf.restore import restore_model
 
     model, config, _ = restore_model(run_dir)
@@ -60,8 +60,9 @@ def attention_examples(run_dir: str, num_examples: int = 3, seed: int = 0) -> li
     ids, turns = batch["context_ids"].numpy(), batch["num_turns"].numpy()
     images = batch["candidates"].numpy()
     selected = scores.argmax(-1)
-    rank = 1 + (scores > scores[np.arange(len(labels)), labels][:, None]).sum(-1)
-    order = sorted(range(len(labels)), key=lambda i: (selected[i] != labels[i], i))
+    # The evaluation's own rank (ties count against the ground truth).
+    rank = metrics.ground_truth_rank(scores, metrics.as_one_hot(labels, scores.shape[1]))
+    order = sorted(range(len(labels)), key=lambda i: (rank[i] != 1, i))
     rng = np.random.default_rng(seed)
     examples = []
     for i in order[:num_examples]:
