@@ -21,7 +21,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 --durations=15 tests
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
