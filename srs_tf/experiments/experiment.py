@@ -55,6 +55,31 @@ def _notes(scale: str, tfrec: str, results_dir: str, data_dir: str | None) -> li
     return notes
 
 
+RANDOM_INIT_NOTE = (
+    "Inception-v3 from random weights (--inception_weights=none, Table 2's no_pretrain "
+    "network): Keras' ImageNet file is not in the Keras cache, and srs_tf never downloads "
+    "it (as `make demo`)"
+)
+
+
+def imagenet_fallback(scale: str, extra_flags: tuple[str, ...], verbose: bool = True):
+    """``("--inception_weights=none",)`` where `make demo` would train from random
+    weights: demo scale, no ``--inception_weights`` among the extra flags, and
+    no ImageNet file in the Keras cache; else ``()``. The paper scale never
+    falls back (bin/train stops there with its own error, naming the ways on)."""
+    if scale != "demo" or any(f.startswith("--inception_weights") for f in extra_flags):
+        return ()
+    from srs_tf.model.imagenet import ImageNetWeightsUnavailable, ensure_imagenet_weights
+
+    try:
+        ensure_imagenet_weights()
+    except ImageNetWeightsUnavailable:
+        if verbose:
+            print(f"note: {RANDOM_INIT_NOTE}", flush=True)
+        return ("--inception_weights=none",)
+    return ()
+
+
 def run_experiment(
     name: str,
     scale: str,
@@ -71,7 +96,8 @@ def run_experiment(
       ValueError: an unknown name, scale or system.
       runner.ExperimentError: missing data or a failed run.
     """
-    specs = plan_lib.plan(name, scale, seeds, systems, extra_flags)
+    fallback = imagenet_fallback(scale, tuple(extra_flags), verbose)
+    specs = plan_lib.plan(name, scale, seeds, systems, tuple(fallback) + tuple(extra_flags))
     results_dir = os.path.abspath(results_dir)
     tfrec = runner.prepare_data(
         scale, results_dir, data_dir, context_len=plan_lib.context_len_needed(name, scale)
@@ -83,6 +109,8 @@ def run_experiment(
         runner.commands(s, tfrec, os.path.join(out_dir, runner.RUNS_DIR, s.name)) for s in specs
     ]
     notes = _notes(scale, tfrec, results_dir, data_dir)
+    if fallback:
+        notes.append(RANDOM_INIT_NOTE)
     if name in PAPER_FINDINGS:
         notes.append(PAPER_FINDINGS[name])
     options = dict(reference=plan_lib.reference_row(name, scale))

@@ -118,6 +118,27 @@ def test_table_statistics_on_hand_made_runs(tmp_path):
     assert any(line.startswith("| SMN | t = ") for line in lines)
 
 
+def test_demo_scale_trains_from_random_weights_like_make_demo(monkeypatch, capsys):
+    from srs_tf.experiments import experiment
+    from srs_tf.model import imagenet
+
+    def missing():
+        raise imagenet.ImageNetWeightsUnavailable("not in the cache")
+
+    monkeypatch.setattr(imagenet, "ensure_imagenet_weights", missing)
+    assert experiment.imagenet_fallback("demo", ()) == ("--inception_weights=none",)
+    assert "Inception-v3 from random weights" in capsys.readouterr().out
+    # an explicit choice, the smoke scale (already random) and the paper scale never change
+    assert experiment.imagenet_fallback("demo", ("--inception_weights=/w.h5",)) == ()
+    assert experiment.imagenet_fallback("paper", ()) == ()
+    assert experiment.imagenet_fallback("smoke", ()) == ()
+    monkeypatch.setattr(imagenet, "ensure_imagenet_weights", lambda: "/cache/file.h5")
+    assert experiment.imagenet_fallback("demo", ()) == ()
+    # the fallback comes before the user's flags, so theirs still win in bin/train
+    specs = plan_lib.plan("table4", "demo", (1,), None, ("--inception_weights=none", "--x=1"))
+    assert specs[0].train_flags[-2:] == ("--inception_weights=none", "--x=1")
+
+
 def test_data_problems_are_named(tmp_path):
     with pytest.raises(runner.ExperimentError, match="--scale=paper needs --data_dir"):
         runner.prepare_data("paper", str(tmp_path), None)
