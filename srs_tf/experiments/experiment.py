@@ -111,6 +111,10 @@ def run_experiment(
     notes = _notes(scale, tfrec, results_dir, data_dir)
     if fallback:
         notes.append(RANDOM_INIT_NOTE)
+    if name == "table4" and plan_lib.random_init(
+        plan_lib.SCALE_TRAIN_FLAGS[scale] + tuple(fallback) + tuple(extra_flags)
+    ):
+        notes.append(plan_lib.NO_PRETRAIN_NOTE)
     if name in PAPER_FINDINGS:
         notes.append(PAPER_FINDINGS[name])
     options = dict(reference=plan_lib.reference_row(name, scale))

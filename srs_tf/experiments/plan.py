@@ -38,6 +38,23 @@ ABLATION_ROWS = (
     ("SRS", ()),
 )
 REFERENCE = "SRS"  # every other row of a table is t-tested against this one
+# Table 2's no_pretrain starts Inception-v3 from random weights. Where every row
+# already does (``--inception_weights=none`` among the flags: the smoke scale, or
+# the demo scale without Keras' ImageNet file), it is the SRS row again, trained
+# twice for nothing, and the plan leaves it out.
+NO_PRETRAIN_ROW = "SRS w/o pretrain"
+NO_PRETRAIN_NOTE = (
+    f"{NO_PRETRAIN_ROW} is not run: every row here starts Inception-v3 from random "
+    "weights (--inception_weights=none), so it would be the SRS row again"
+)
+
+
+def random_init(flags: tuple[str, ...]) -> bool:
+    """Whether bin/train ``flags`` start Inception-v3 from random weights (the
+    last ``--inception_weights`` wins, as in bin/train)."""
+    chosen = [f for f in flags if f.startswith("--inception_weights=")]
+    return bool(chosen) and chosen[-1] == "--inception_weights=none"
+
 
 # Figure 7 (RQ3): utterances read, N (the paper: 3 to 20); each N is trained and
 # evaluated reading the last N utterances (bin/train --context_turns=N).
@@ -174,6 +191,8 @@ def plan(
       systems: keep only these rows (display names or, for Table 3, model
         names such as ``dam``); default all.
       extra_flags: ``bin/train`` flags appended to every run (they win).
+        Table 4 leaves out ``NO_PRETRAIN_ROW`` where they (or the scale's
+        flags) start Inception-v3 from random weights.
 
     Raises:
       ValueError: an unknown name, scale or system.
@@ -183,6 +202,11 @@ def plan(
     if scale not in SCALES:
         raise ValueError(f"unknown --scale={scale!r}: choose one of {', '.join(SCALES)}")
     rows = EXPERIMENTS[name](scale)
+    base = SCALE_TRAIN_FLAGS[scale]
+    if name == "table4" and random_init(base + tuple(extra_flags)):
+        rows = [(row, flags) for row, flags in rows if row != NO_PRETRAIN_ROW]
+        if systems and NO_PRETRAIN_ROW in systems:
+            raise ValueError(NO_PRETRAIN_NOTE)
     if systems:
         wanted = {SYSTEM_NAMES.get(s, s) for s in systems}
         unknown = wanted - {row for row, _ in rows}
@@ -195,7 +219,6 @@ def plan(
     seeds = tuple(seeds) if seeds else SCALE_SEEDS[scale]
     if name in ONE_SEED:
         seeds = seeds[:1]
-    base = SCALE_TRAIN_FLAGS[scale]
     eval_flags = EVAL_FLAGS.get(name, RunSpec.eval_flags)
     return [
         RunSpec(row, seed, base + flags + (f"--seed={seed}",) + tuple(extra_flags), eval_flags)

@@ -139,6 +139,20 @@ def test_demo_scale_trains_from_random_weights_like_make_demo(monkeypatch, capsy
     assert specs[0].train_flags[-2:] == ("--inception_weights=none", "--x=1")
 
 
+def test_table4_leaves_out_no_pretrain_where_every_row_is_random_init():
+    rows = [
+        s.system for s in plan_lib.plan("table4", "demo", (1,), None, ("--inception_weights=none",))
+    ]
+    assert rows == ["SRS w/o Classify", "SRS w/o DIN", "SRS w/o FR", "SRS"]
+    assert "SRS w/o pretrain" not in [s.system for s in plan_lib.plan("table4", "smoke")]
+    # the last --inception_weights wins, as in bin/train
+    flags = ("--inception_weights=none", "--inception_weights=/w.h5")
+    assert plan_lib.plan("table4", "demo", (1,), None, flags)[0].system == "SRS w/o pretrain"
+    assert not plan_lib.random_init(("--preset=cpu",))
+    with pytest.raises(ValueError, match="would be the SRS row again"):
+        plan_lib.plan("table4", "smoke", systems=("SRS w/o pretrain", "SRS"))
+
+
 def test_data_problems_are_named(tmp_path):
     with pytest.raises(runner.ExperimentError, match="--scale=paper needs --data_dir"):
         runner.prepare_data("paper", str(tmp_path), None)
