@@ -87,6 +87,7 @@ def _inputs(tfrec, seed=0, batch=2, candidates=4):
 
 
 @pytest.mark.parametrize("name", BASELINES)
+@pytest.mark.slow
 def test_baseline_learns_exports_and_serves_without_srs_tf(name, learnable_tfrec_small, tmp_path):
     run, export = tmp_path / "run", tmp_path / "saved"
     result = _bin(

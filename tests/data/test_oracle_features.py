@@ -74,6 +74,7 @@ def test_oracle_features_need_a_demo_build(tmp_path, demo_tfrec):
         oracle_sticker_features(str(tmp_path), _bank(demo_tfrec))
 
 
+@pytest.mark.slow
 def test_trainer_uses_given_sticker_features_instead_of_encoding(
     demo_data, demo_tfrec, tmp_path, monkeypatch
 ):
@@ -129,6 +130,7 @@ def test_trainer_uses_given_sticker_features_instead_of_encoding(
         )
 
 
+@pytest.mark.slow
 def test_oracle_experiment_command_runs_and_reports(demo_data, demo_tfrec, tmp_path):
     import subprocess
     import sys

@@ -168,6 +168,7 @@ def test_data_problems_are_named(tmp_path):
 
 
 # ------------------------------------------------------------ smoke run
+@pytest.mark.slow
 def test_smoke_table3_runs_writes_its_files_and_skips_when_rerun(tmp_path):
     cmd = [PY, RUN, "table3", "--scale=smoke", f"--results_dir={tmp_path}", "--systems=smn"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")

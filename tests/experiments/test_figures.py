@@ -132,6 +132,7 @@ def _run(name, results, *extra):
     return out, json.load(open(out / "runs.json")), (out / "table.md").read_text()
 
 
+@pytest.mark.slow
 def test_smoke_figure7_trains_and_evaluates_each_context_length(tmp_path):
     out, runs, table = _run("figure7", tmp_path, "--systems=N=2,N=5")
     assert [r["system"] for r in runs["runs"]] == ["N=2", "N=5"]
@@ -148,6 +149,7 @@ def test_smoke_figure7_trains_and_evaluates_each_context_length(tmp_path):
     assert sorted(os.listdir(tmp_path / "_data" / "smoke")) == ["DATA", "TFREC"]
 
 
+@pytest.mark.slow
 def test_smoke_figure11_trains_the_hidden_size_of_its_row(tmp_path):
     # One row (figure7 above covers several rows, the curve and the t-tests).
     out, runs, table = _run("figure11", tmp_path, "--systems=hidden 50")
@@ -160,6 +162,7 @@ def test_smoke_figure11_trains_the_hidden_size_of_its_row(tmp_path):
     assert "| hidden 50 | 1 |" in table and "from 50 to 100 MAP and R10@1 rise" in table
 
 
+@pytest.mark.slow
 def test_smoke_figure10_buckets_the_test_examples_by_ssim(tmp_path):
     out, runs, table = _run("figure10", tmp_path)
     (record,) = runs["runs"]
@@ -173,6 +176,7 @@ def test_smoke_figure10_buckets_the_test_examples_by_ssim(tmp_path):
     assert "## R10@1 by SSIM bucket" in table and "--ssim" in (out / "commands.txt").read_text()
 
 
+@pytest.mark.slow
 def test_smoke_figure8_draws_attention_of_test_examples(tmp_path):
     out, runs, table = _run("figure8", tmp_path)
     examples = runs["examples"]

@@ -65,6 +65,7 @@ def _changed(before, after):
     return any(not np.array_equal(a, b) for a, b in zip(before, after))
 
 
+@pytest.mark.slow
 def test_warmup_trains_only_the_sticker_encoder_then_everything(demo_tfrec_small, tmp_path):
     from srs_tf.training.trainer import Trainer
 
@@ -148,6 +149,7 @@ def test_nan_loss_stops_with_a_clear_message(demo_tfrec_small, tmp_path, monkeyp
     assert marker["step"] == 1 and marker["loss"] == "hinge_loss"
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_metrics(demo_tfrec_small, tmp_path):
     """Two runs with one seed: the same validation metrics. Frozen mode
     without the warm-up (whose Inception backward pass takes a minute to
@@ -181,6 +183,7 @@ def _latest_complete_checkpoint_step(ckpt_dir):
     return None if path is None else int(path.rsplit("-", 1)[1])
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_continues_the_step(demo_tfrec_small, tmp_path):
     run = tmp_path / "run"
     cmd = _train_cmd(
@@ -246,6 +249,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec_small, tmp_path):
     """The GPU flags on CPU: MirroredStrategy (one CPU device) with float16 compute.
     Both stages run, losses and metrics stay finite, and the checkpoint keeps
@@ -289,6 +293,7 @@ def test_mirrored_mixed_precision_trains_with_float32_weights(demo_tfrec_small, 
     assert len(weights) > 100 and all(dtypes[name] == tf.float32 for name in weights)
 
 
+@pytest.mark.slow
 def test_multi_worker_two_workers_on_loopback(demo_tfrec_small, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
@@ -359,6 +364,7 @@ def test_resume_with_another_model_config_is_refused(demo_tfrec_small, tmp_path)
         Trainer(_config(demo_tfrec_small, tmp_path / "run", model=other), verbose=False)
 
 
+@pytest.mark.slow
 def test_short_training_on_demo_data_learns_and_evaluates(learnable_tfrec_small, tmp_path):
     """A real (CPU-sized) bin/train run on demo data ranks the ground truth
     far above chance (MAP 0.293, R10@1 0.1) and above what sticker

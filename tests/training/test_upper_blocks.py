@@ -85,6 +85,7 @@ def test_batch_norm_calibration_sets_the_average_of_batch_statistics():
     )
 
 
+@pytest.mark.slow
 def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec_small, tmp_path):
     from srs_tf.training.trainer import Trainer
 
@@ -138,6 +139,7 @@ def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec_small
     assert any(not np.array_equal(a, b) for a, b in zip(match0, _weights(trainer.matcher)))
 
 
+@pytest.mark.slow
 def test_upper_mode_resumes_with_the_cache(demo_tfrec_small, tmp_path):
     from srs_tf.training.trainer import Trainer
 
