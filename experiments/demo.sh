@@ -12,6 +12,8 @@
 # project's 2-core CPU (docs/RESULTS.md). With a visible GPU the job trains
 # with `--preset=paper` instead, sized to the demo (TRAIN_STEPS joint steps).
 # PRESET, TRAIN_STEPS overrides: `PRESET=paper make demo`.
+# DATASET=faces runs the same job on the second synthetic dataset
+# (srs_tf.data.faces, made independently of the demo; docs/DEMO_DATA.md).
 set -euo pipefail
 OUT=${1:-demo_run}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,9 +23,19 @@ export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 start=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - start ))s] $*"; }
 
+DATASET=${DATASET:-demo}
 if [ ! -d "$OUT/DATA" ]; then
-  stamp "1/5 making the open demo benchmark (bin/make_demo_data)"
-  run make_demo_data --output_dir="$OUT/DATA"
+  case "$DATASET" in
+    demo)
+      stamp "1/5 making the open demo benchmark (bin/make_demo_data)"
+      run make_demo_data --output_dir="$OUT/DATA" ;;
+    faces)
+      stamp "1/5 making the second synthetic dataset (python -m srs_tf.data.faces)"
+      python -m srs_tf.data.faces --output_dir="$OUT/DATA" ;;
+    *)
+      echo "error: DATASET=$DATASET: choose demo or faces" >&2
+      exit 2 ;;
+  esac
 else
   stamp "1/5 $OUT/DATA exists, kept"
 fi
