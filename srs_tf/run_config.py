@@ -152,7 +152,8 @@ def configure_model(config: TrainConfig, meta: dict) -> TrainConfig:
     if config.context_turns > stored:
         raise ValueError(
             f"--context_turns={config.context_turns}: the TFRecords in {config.data_dir} store "
-            f"at most {stored} utterances per context (bin/make_tfrecords --context_len)"
+            f"at most {stored} utterances per context (bin/make_tfrecords --context_len; a "
+            "--preset may set context_turns: --context_turns=0 reads all that are stored)"
         )
     model = dataclasses.replace(
         config.model,

@@ -32,15 +32,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"inception_weights": "imagenet"},
     },
     # What `make demo` trains with on a 2-core CPU: the lower Inception blocks
-    # cached once per sticker, the warm-up trains mixed8 on, then the matcher.
+    # cached once per sticker, the warm-up trains mixed8 on, then the matcher
+    # reads the last 3 utterances (Figure 7's N = 3; a 3-turn matcher step
+    # costs about a third of a 15-turn one, so 2,000 steps fit where 500 did;
+    # docs/FIDELITY.md, "context turns").
     "cpu": {
         "sticker_encoder": "upper",
         "upper_from": "mixed8",
         "emoji_warmup_steps": 150,
         "warmup_batch_size": 64,
-        "train_steps": 500,
+        "context_turns": 3,
+        "train_steps": 2000,
         "learning_rate": 3e-4,
-        "eval_every": 250,
+        "eval_every": 500,
         "eval_examples": 1000,
         "log_every": 100,
         "checkpoint_every": 250,

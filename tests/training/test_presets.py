@@ -187,7 +187,10 @@ def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec_small, tmp_pa
     )
     assert printed == want.to_dict()
     assert printed["preset"] == "cpu"
-    assert printed["learning_rate"] == 3e-4 and printed["eval_every"] == 250  # from the preset
+    cpu = presets.PRESETS["cpu"]
+    # from the preset
+    assert (printed["learning_rate"], printed["eval_every"]) == (3e-4, cpu["eval_every"])
+    assert printed["context_turns"] == cpu["context_turns"] == 3
     assert printed["sticker_encoder"] == "frozen"  # explicit beats the preset's "upper"
     assert "--inception_weights=none: building Table 2's no_pretrain network" in result.stdout
 
@@ -202,8 +205,10 @@ def test_bin_train_prints_and_saves_the_resolved_config(demo_tfrec_small, tmp_pa
         "num_candidates",
         "image_size",
     }
-    for name in fixed:
+    for name in fixed - {"context_len"}:
         assert saved["model"][name] == meta.get(name, printed["model"][name])
+    # the preset's context_turns sets how many utterances the model reads
+    assert saved["model"]["context_len"] == 3 < meta["context_len"]
     assert {k: v for k, v in saved["model"].items() if k not in fixed} == {
         k: v for k, v in printed["model"].items() if k not in fixed
     }
