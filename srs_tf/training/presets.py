@@ -35,7 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # cached once per sticker, the warm-up trains mixed8 on, then the matcher
     # reads the last 3 utterances (Figure 7's N = 3; a 3-turn matcher step
     # costs about a third of a 15-turn one, so 2,000 steps fit where 500 did;
-    # docs/FIDELITY.md, "context turns").
+    # docs/FIDELITY.md, "utterances read by the CPU preset").
     "cpu": {
         "sticker_encoder": "upper",
         "upper_from": "mixed8",
