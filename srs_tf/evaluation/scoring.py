@@ -188,7 +188,11 @@ def score_split(data_dir: str, model_dir: str, split: str = "test", batch_size: 
     # Encoding each bank sticker once is cheaper than encoding every candidate
     # of every example when the split has more candidates than the bank has
     # stickers; inference-mode scores are the same.
-    features = encode_bank(encoder, bank.images) if len(bank) < num_images else None
+    features = None
+    if len(bank) < num_images:
+        features = _cached_upper_features(encoder, config, bank)
+        if features is None:
+            features = encode_bank(encoder, bank.images)
     ds = split_dataset(config, split, bank, meta, batch_size, with_images=features is None)
     result = score_dataset(encoder, matcher, ds, features, bank)
     return {
@@ -199,3 +203,21 @@ def score_split(data_dir: str, model_dir: str, split: str = "test", batch_size: 
         "bank_images": bank.images,
         "step": step,
     }
+
+
+def _cached_upper_features(encoder, config, bank):
+    """An ``upper`` run whose lower-block cache matches this bank: the bank's
+    features through the upper blocks only (as training encoded it for
+    validation; the full forward differs only by the cache's float16
+    rounding), else None. Saves most of the bank encoding (the lower blocks
+    are the bulk of Inception-v3's cost)."""
+    if config.sticker_encoder != "upper":
+        return None
+    from srs_tf.training import upper_blocks
+
+    return upper_blocks.cached_bank_features(
+        encoder.get_layer("inception_sticker_encoder"),
+        config.upper_from,
+        bank,
+        config.model_dir,
+    )

@@ -454,11 +454,7 @@ class Trainer:
         if calibrate and self._needs_calibration():
             self.calibrate_batch_norm()
         lower, _ = self.upper_parts()
-        expected = {
-            "upper_from": self.config.upper_from,
-            "rows": len(self.bank),
-            "lower_weights": upper_blocks.weights_fingerprint(lower.variables),
-        }
+        expected = upper_blocks.cache_key(self.config.upper_from, self.bank, lower)
         cache = upper_blocks.LowerCache(self.save_dir)
         activations = cache.load(expected)
         if activations is None:
@@ -540,19 +536,7 @@ class Trainer:
             )
             self._log(f"calibrated the {len(layers)} batch-norm layers of the upper blocks")
         self._log("encoding the sticker bank through the trained upper blocks")
-        encode = tf.function(lambda a: upper(a, training=False)[:2])
-        regions, flats = [], []
-        for start in range(0, len(self.bank), batch_size):
-            r, f = encode(
-                tf.constant(np.asarray(activations[start : start + batch_size], np.float32))
-            )
-            regions.append(r.numpy().astype(np.float16))
-            flats.append(f.numpy().astype(np.float16))
-        dtype = keras.mixed_precision.global_policy().compute_dtype
-        return (
-            tf.constant(np.concatenate(regions), dtype=dtype),
-            tf.constant(np.concatenate(flats), dtype=dtype),
-        )
+        return upper_blocks.encode_through_upper(upper, activations, batch_size)
 
     def _check_finite(self, step: int, **losses) -> None:
         for name, value in losses.items():

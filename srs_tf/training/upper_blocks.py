@@ -91,6 +91,65 @@ def calibration_batches(num_rows: int, batch_size: int, num_batches: int, seed: 
     return batches
 
 
+def bank_fingerprint(bank) -> str:
+    """A short hash of the bank's row identities (set id, sticker id per row):
+    which stickers, in which order, a cache holds."""
+    digest = hashlib.sha256()
+    for set_id, sticker_id in zip(bank.sticker_set_id.tolist(), bank.sticker_id.tolist()):
+        digest.update(f"{set_id}\t{sticker_id}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(upper_from: str, bank, lower: keras.Model) -> dict:
+    """What a lower-block cache must match to be reused: the cut, the bank's
+    rows and the lower blocks' weights (batch-norm statistics included)."""
+    return {
+        "upper_from": upper_from,
+        "rows": len(bank),
+        "bank": bank_fingerprint(bank),
+        "lower_weights": weights_fingerprint(lower.variables),
+    }
+
+
+def encode_through_upper(upper: keras.Model, activations: np.ndarray, batch_size: int = 256):
+    """``(regions [N, R, 768], flat [N, 2048])``: cached lower-block
+    activations through the upper blocks in inference mode, rounded through
+    float16 (as `srs_tf.evaluation.scoring.encode_bank` rounds), as tensors in
+    the global policy's compute dtype."""
+    encode = tf.function(lambda a: upper(a, training=False)[:2])
+    regions, flats = [], []
+    for start in range(0, len(activations), batch_size):
+        r, f = encode(tf.constant(np.asarray(activations[start : start + batch_size], np.float32)))
+        regions.append(r.numpy().astype(np.float16))
+        flats.append(f.numpy().astype(np.float16))
+    dtype = keras.mixed_precision.global_policy().compute_dtype
+    return (
+        tf.constant(np.concatenate(regions), dtype=dtype),
+        tf.constant(np.concatenate(flats), dtype=dtype),
+    )
+
+
+def cached_bank_features(sticker_encoder, upper_from: str, bank, run_dir: str):
+    """The bank's features from a run's lower-block cache, or None.
+
+    Used by evaluation of an ``upper`` run: when ``RUN/lower_cache`` was made
+    from this bank by these lower blocks (`cache_key`), only the upper blocks
+    run, which is how training encoded the bank for validation. Otherwise
+    (another TFREC, other weights, no cache) None: encode the bank in full.
+
+    Args:
+      sticker_encoder: the `StickerEncoder` layer of a restored run.
+      upper_from: the run's cut (``TrainConfig.upper_from``).
+      bank: the `StickerBank` to encode.
+      run_dir: the run directory.
+    """
+    lower = sticker_encoder.lower_blocks(upper_from)
+    activations = LowerCache(run_dir).load(cache_key(upper_from, bank, lower))
+    if activations is None:
+        return None
+    return encode_through_upper(sticker_encoder.upper_blocks(upper_from), activations)
+
+
 def weights_fingerprint(variables) -> str:
     """A short hash of variable values (which lower blocks made a cache)."""
     digest = hashlib.sha256()

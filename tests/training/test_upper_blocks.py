@@ -3,6 +3,7 @@ lower blocks + upper blocks equal the full encoder, the warm-up trains only
 the upper blocks and the emoji head, and batch-norm calibration really sets
 the moving statistics."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -178,3 +179,42 @@ def test_upper_mode_without_warmup_still_calibrates_batch_norm(demo_tfrec_small,
     assert np.allclose(np.array(bn), 0.0)
     assert trainer.train()["step"] == 1
     assert not np.allclose(np.array(bn), 0.0)
+
+
+@pytest.mark.slow
+def test_evaluation_reuses_the_lower_cache_of_an_upper_run(demo_tfrec_small, tmp_path, monkeypatch):
+    """Scoring an `upper` run runs only the upper blocks on the run's cache,
+    and gives the full encoder's scores up to the cache's float16 rounding; a
+    cache made from another bank is not reused."""
+    from srs_tf.data import pipeline
+    from srs_tf.evaluation import scoring
+    from srs_tf.restore import restore_model
+    from srs_tf.training import upper_blocks
+    from srs_tf.training.trainer import Trainer
+
+    run = tmp_path / "run"
+    config = _config(
+        demo_tfrec_small,
+        run,
+        sticker_encoder="upper",
+        upper_from="mixed8",
+        emoji_warmup_steps=2,
+        train_steps=2,
+    )
+    Trainer(config, verbose=False).train()
+
+    full = scoring.score_split(demo_tfrec_small, str(run), "val")  # reuses the cache
+    calls = []
+    monkeypatch.setattr(scoring, "_cached_upper_features", lambda *a: calls.append(a))
+    reference = scoring.score_split(demo_tfrec_small, str(run), "val")  # full Inception
+    assert len(calls) == 1
+    np.testing.assert_allclose(full["scores"], reference["scores"], atol=2e-3)
+    assert np.mean(np.argmax(full["scores"], 1) == np.argmax(reference["scores"], 1)) > 0.95
+
+    model, restored, _ = restore_model(str(run))
+    layer = model.get_layer("sticker_encoder").get_layer("inception_sticker_encoder")
+    bank = pipeline.load_sticker_bank(demo_tfrec_small)
+    assert upper_blocks.cached_bank_features(layer, "mixed8", bank, str(run)) is not None
+    reordered = dataclasses.replace(bank, sticker_id=bank.sticker_id[::-1].copy())
+    assert upper_blocks.cached_bank_features(layer, "mixed8", reordered, str(run)) is None
+    assert upper_blocks.cached_bank_features(layer, "mixed7", bank, str(run)) is None
