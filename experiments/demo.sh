@@ -30,8 +30,8 @@ if [ ! -d "$OUT/DATA" ]; then
       stamp "1/5 making the open demo benchmark (bin/make_demo_data)"
       run make_demo_data --output_dir="$OUT/DATA" ;;
     faces)
-      stamp "1/5 making the second synthetic dataset (python -m srs_tf.data.faces)"
-      python -m srs_tf.data.faces --output_dir="$OUT/DATA" ;;
+      stamp "1/5 making the second synthetic dataset (bin/make_faces_data)"
+      run make_faces_data --output_dir="$OUT/DATA" ;;
     *)
       echo "error: DATASET=$DATASET: choose demo or faces" >&2
       exit 2 ;;

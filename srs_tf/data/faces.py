@@ -9,7 +9,7 @@ in which a few words per expression act as cues. It exists to check that
 what we tune on the demo (``bin/train --preset=cpu``) is not tuned *to* the
 demo (docs/DEMO_DATA.md, "A second dataset"):
 
-    python -m srs_tf.data.faces --output_dir=FACES
+    bin/make_faces_data --output_dir=FACES
     DATASET=faces make demo DEMO_DIR=faces_run      # the whole main job on it
 
 Layout and files are exactly the release's (docs/DATA.md), so
@@ -34,10 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
-import sys
 from collections import Counter
-from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -70,7 +67,25 @@ SYLLABLES = tuple(
 
 @dataclasses.dataclass
 class FacesConfig:
-    """What ``generate`` writes (all counts are exact, the draw is seeded)."""
+    """What ``generate`` writes (all counts are exact, the draw is seeded).
+
+    Attributes:
+      output_dir: where to write the dataset (must not exist yet).
+      seed: seed of every random draw (the same seed writes the same bytes).
+      num_sets: number of sticker sets.
+      min_stickers: fewest stickers (expressions) in a set.
+      max_stickers: most stickers in a set (at most the 14 expressions).
+      train_examples: dialogs in the train split.
+      val_examples: dialogs in the validation split.
+      test_examples: dialogs in the test split.
+      filler_words: size of the invented filler vocabulary.
+      cue_words_per_expression: invented words that cue each expression.
+      cue_fraction: share of contexts that carry a cue of the ground truth.
+      misleading_fraction: share of contexts with a cue of another expression
+        in an older turn.
+      random_label_fraction: share of sets whose stickers carry random emoji labels.
+      image_size: sticker width and height in pixels.
+    """
 
     output_dir: str = ""
     seed: int = 0
@@ -403,33 +418,3 @@ def _write(cfg: FacesConfig, tmp: str, rng, filler, weights, cues, log) -> dict:
     }
     atomic.write_json(os.path.join(tmp, "stats.json"), stats, indent=2)
     return stats
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m srs_tf.data.faces --output_dir=DIR [--seed=N] [--num_sets=N] ...``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for field in dataclasses.fields(FacesConfig):
-        parser.add_argument(f"--{field.name}", type=type(field.default), default=field.default)
-    parser.add_argument("--overwrite", action="store_true")
-    args = parser.parse_args(argv)
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(FacesConfig)}
-    cfg = FacesConfig(**values)
-    if os.path.exists(cfg.output_dir):
-        if not args.overwrite:
-            print(f"error: {cfg.output_dir} exists (--overwrite replaces it)", file=sys.stderr)
-            return 2
-        shutil.rmtree(cfg.output_dir)
-    try:
-        stats = generate(cfg, log=lambda m: None)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(stats["calibration"]))
-    print(f"wrote {cfg.output_dir}: {stats['sets']} sets, {stats['stickers']} stickers")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

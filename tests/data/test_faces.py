@@ -3,6 +3,8 @@ determinism, where the cues are, and the cue oracle."""
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from srs_tf.data import faces
 from srs_tf.data.tfrecords import TFRecordsConfig, make_tfrecords
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = dict(num_sets=12, train_examples=300, val_examples=40, test_examples=400)
 
 
@@ -103,5 +106,24 @@ def test_config_errors_name_the_flag(tmp_path):
         faces.FacesConfig(output_dir=str(tmp_path / "x"), min_stickers=5).validate()
     with pytest.raises(ValueError, match="--cue_fraction"):
         faces.FacesConfig(output_dir=str(tmp_path / "x"), cue_fraction=2.0).validate()
-    assert faces.main(["--output_dir", str(tmp_path / "y"), "--num_sets", "0"]) == 2
+
+
+def _cli(*args):
+    cmd = [sys.executable, os.path.join(REPO, "bin", "make_faces_data"), *args]
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+
+
+def test_the_command_writes_refuses_and_names_the_flag(tmp_path):
+    out = tmp_path / "F"
+    tiny = ["--num_sets=2", "--train_examples=20", "--val_examples=5", "--test_examples=5"]
+    res = _cli(f"--output_dir={out}", *tiny)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout.splitlines()[0])["chance_r10_at_1"] == 0.1
+    assert os.path.isfile(out / "stats.json") and os.path.isfile(out / "release_train.json")
+    res = _cli(f"--output_dir={out}", *tiny)  # exists: refused, kept
+    assert res.returncode != 0 and "--overwrite" in res.stderr
+    assert _cli(f"--output_dir={out}", "--overwrite", *tiny).returncode == 0
+    res = _cli(f"--output_dir={tmp_path / 'y'}", "--num_sets=0")
+    assert res.returncode != 0 and "--num_sets" in res.stderr
     assert not os.path.exists(tmp_path / "y")
