@@ -399,6 +399,7 @@ class Trainer:
                 self.frozen_features = self.encode_bank()
             if fresh:  # a resumed run restored its statistics
                 self.set_feature_statistics(*self.frozen_features)
+                self._log_emoji_share(self.frozen_features[1])
         if step < self.total_steps:
             step = self._run_joint(step, data_seed)
         metrics = self.validate(step, write=True)
@@ -412,6 +413,22 @@ class Trainer:
         if self.chief:
             atomic.write_json(os.path.join(c.model_dir, "train_summary.json"), summary)
         return summary
+
+    def _log_emoji_share(self, flat) -> None:
+        """Logs how much of the standardised O_flat the emoji labels explain
+        (`srs_tf.training.feature_share`; the matcher's speed depends on it)."""
+        from srs_tf.training.feature_share import label_variance_share
+
+        emoji = np.asarray(self.bank.emoji_id)
+        known = np.flatnonzero(emoji >= 2)
+        if known.size < 2 or np.unique(emoji[known]).size < 2:
+            return
+        rows = flat if known.size == emoji.size else tf.gather(flat, known)
+        share = label_variance_share(rows, emoji[known])
+        self._log(
+            f"the emoji labels explain {share:.0%} of the standardised O_flat variance "
+            "(docs/RESULTS.md, 'What the matcher needs from O_flat')"
+        )
 
     # ------------------------------------------- batch norm and the upper mode
     @property
