@@ -87,7 +87,9 @@ def test_batch_norm_calibration_sets_the_average_of_batch_statistics():
 
 
 @pytest.mark.slow
-def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec_small, tmp_path):
+def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(
+    demo_tfrec_small, tmp_path, monkeypatch
+):
     from srs_tf.training.trainer import Trainer
 
     config = _config(
@@ -139,6 +141,31 @@ def test_upper_warmup_trains_only_upper_blocks_then_the_matcher(demo_tfrec_small
     assert all(np.array_equal(a, b) for a, b in zip(encoder1, _weights(trainer.encoder)))
     assert any(not np.array_equal(a, b) for a, b in zip(match0, _weights(trainer.matcher)))
 
+    # Evaluation runs only the upper blocks on the run's cache and gives the
+    # full encoder's scores up to the cache's float16 rounding; a cache made
+    # from another bank (or cut) is not reused.
+    from srs_tf.data import pipeline
+    from srs_tf.evaluation import scoring
+    from srs_tf.restore import restore_model
+    from srs_tf.training import upper_blocks
+
+    run = str(tmp_path / "run")
+    full = scoring.score_split(demo_tfrec_small, run, "val")  # reuses the cache
+    calls = []
+    monkeypatch.setattr(scoring, "_cached_upper_features", lambda *a: calls.append(a))
+    reference = scoring.score_split(demo_tfrec_small, run, "val")  # full Inception
+    assert len(calls) == 1
+    np.testing.assert_allclose(full["scores"], reference["scores"], atol=2e-3)
+    assert np.mean(np.argmax(full["scores"], 1) == np.argmax(reference["scores"], 1)) > 0.95
+
+    model, _, _ = restore_model(run)
+    layer = model.get_layer("sticker_encoder").get_layer("inception_sticker_encoder")
+    bank = pipeline.load_sticker_bank(demo_tfrec_small)
+    assert upper_blocks.cached_bank_features(layer, "mixed8", bank, run) is not None
+    reordered = dataclasses.replace(bank, sticker_id=bank.sticker_id[::-1].copy())
+    assert upper_blocks.cached_bank_features(layer, "mixed8", reordered, run) is None
+    assert upper_blocks.cached_bank_features(layer, "mixed7", bank, run) is None
+
 
 @pytest.mark.slow
 def test_upper_mode_resumes_with_the_cache(demo_tfrec_small, tmp_path):
@@ -179,42 +206,3 @@ def test_upper_mode_without_warmup_still_calibrates_batch_norm(demo_tfrec_small,
     assert np.allclose(np.array(bn), 0.0)
     assert trainer.train()["step"] == 1
     assert not np.allclose(np.array(bn), 0.0)
-
-
-@pytest.mark.slow
-def test_evaluation_reuses_the_lower_cache_of_an_upper_run(demo_tfrec_small, tmp_path, monkeypatch):
-    """Scoring an `upper` run runs only the upper blocks on the run's cache,
-    and gives the full encoder's scores up to the cache's float16 rounding; a
-    cache made from another bank is not reused."""
-    from srs_tf.data import pipeline
-    from srs_tf.evaluation import scoring
-    from srs_tf.restore import restore_model
-    from srs_tf.training import upper_blocks
-    from srs_tf.training.trainer import Trainer
-
-    run = tmp_path / "run"
-    config = _config(
-        demo_tfrec_small,
-        run,
-        sticker_encoder="upper",
-        upper_from="mixed8",
-        emoji_warmup_steps=2,
-        train_steps=2,
-    )
-    Trainer(config, verbose=False).train()
-
-    full = scoring.score_split(demo_tfrec_small, str(run), "val")  # reuses the cache
-    calls = []
-    monkeypatch.setattr(scoring, "_cached_upper_features", lambda *a: calls.append(a))
-    reference = scoring.score_split(demo_tfrec_small, str(run), "val")  # full Inception
-    assert len(calls) == 1
-    np.testing.assert_allclose(full["scores"], reference["scores"], atol=2e-3)
-    assert np.mean(np.argmax(full["scores"], 1) == np.argmax(reference["scores"], 1)) > 0.95
-
-    model, restored, _ = restore_model(str(run))
-    layer = model.get_layer("sticker_encoder").get_layer("inception_sticker_encoder")
-    bank = pipeline.load_sticker_bank(demo_tfrec_small)
-    assert upper_blocks.cached_bank_features(layer, "mixed8", bank, str(run)) is not None
-    reordered = dataclasses.replace(bank, sticker_id=bank.sticker_id[::-1].copy())
-    assert upper_blocks.cached_bank_features(layer, "mixed8", reordered, str(run)) is None
-    assert upper_blocks.cached_bank_features(layer, "mixed7", bank, str(run)) is None
