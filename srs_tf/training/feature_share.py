@@ -20,6 +20,20 @@ from __future__ import annotations
 import numpy as np
 
 
+def channel_moments(features, chunk: int = 1024):
+    """Per-channel mean and std of ``[N, ..., D]`` features, read in chunks of
+    ``chunk`` rows (the full release's bank does not fit in memory as float64)."""
+    depth = int(features.shape[-1])
+    total, total_sq, count = np.zeros(depth), np.zeros(depth), 0
+    for start in range(0, int(features.shape[0]), chunk):
+        block = np.asarray(features[start : start + chunk], dtype=np.float64).reshape(-1, depth)
+        total += block.sum(0)
+        total_sq += (block * block).sum(0)
+        count += block.shape[0]
+    mean = total / max(count, 1)
+    return mean, np.sqrt(np.maximum(total_sq / max(count, 1) - mean * mean, 0.0))
+
+
 def label_variance_share(features, labels, chunk: int = 1024, epsilon: float = 1e-3) -> float:
     """Share of the per-channel-standardised variance explained by the label means.
 
@@ -36,7 +50,8 @@ def label_variance_share(features, labels, chunk: int = 1024, epsilon: float = 1
         does (`StickerFeatureNormalization.set_statistics`).
 
     Raises:
-      ValueError: shapes that do not match, or fewer than two rows.
+      ValueError: features that are not 2-D, labels that do not match, or
+        fewer than two rows.
     """
     labels = np.asarray(labels)
     n = int(features.shape[0])
@@ -44,14 +59,11 @@ def label_variance_share(features, labels, chunk: int = 1024, epsilon: float = 1
         raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
     if n < 2:
         raise ValueError("label_variance_share needs at least two rows")
-    depth = int(np.prod(features.shape[1:]))
-    total, total_sq = np.zeros(depth), np.zeros(depth)
-    for start in range(0, n, chunk):
-        block = np.asarray(features[start : start + chunk], np.float64).reshape(-1, depth)
-        total += block.sum(0)
-        total_sq += (block * block).sum(0)
-    mean = total / n
-    scale = 1.0 / (np.sqrt(np.maximum(total_sq / n - mean * mean, 0.0)) + epsilon)
+    if len(features.shape) != 2:
+        raise ValueError(f"features must be [N, D], got shape {tuple(features.shape)}")
+    depth = int(features.shape[1])
+    mean, std = channel_moments(features, chunk)
+    scale = 1.0 / (std + epsilon)
     classes, index = np.unique(labels, return_inverse=True)
     sums = np.zeros((classes.size, depth))
     squares = 0.0

@@ -44,6 +44,7 @@ from srs_tf.restore import (
 )
 from srs_tf.run_config import TrainConfig, configure_model
 from srs_tf.training import distribute as dist
+from srs_tf.training.feature_share import channel_moments, label_variance_share
 
 
 class TrainingDiverged(RuntimeError):
@@ -354,7 +355,7 @@ class Trainer:
         for name, features in (("region_normalization", regions), ("flat_normalization", flat)):
             if name not in present:  # a baseline that never reads this input (e.g. SMN: O_flat)
                 continue
-            mean, std = _channel_moments(features)
+            mean, std = channel_moments(features)
             self.matcher.get_layer(name).set_statistics(mean, std)
 
     def train(self) -> dict:
@@ -417,8 +418,8 @@ class Trainer:
     def _log_emoji_share(self, flat) -> None:
         """Logs how much of the standardised O_flat the emoji labels explain
         (`srs_tf.training.feature_share`; the matcher's speed depends on it)."""
-        from srs_tf.training.feature_share import label_variance_share
-
+        if not (self.verbose and self.chief):
+            return
         emoji = np.asarray(self.bank.emoji_id)
         known = np.flatnonzero(emoji >= 2)
         if known.size < 2 or np.unique(emoji[known]).size < 2:
@@ -691,20 +692,6 @@ class Trainer:
                         {"step": int(step), "val": metrics},
                     )
         return metrics
-
-
-def _channel_moments(features, chunk: int = 1024):
-    """Per-channel mean and std of [N, ..., D] features, in chunks (the bank
-    of the full release does not fit in memory as float32)."""
-    depth = int(features.shape[-1])
-    total, total_sq, count = np.zeros(depth), np.zeros(depth), 0
-    for start in range(0, int(features.shape[0]), chunk):
-        block = np.asarray(features[start : start + chunk], dtype=np.float64).reshape(-1, depth)
-        total += block.sum(0)
-        total_sq += (block * block).sum(0)
-        count += block.shape[0]
-    mean = total / max(count, 1)
-    return mean, np.sqrt(np.maximum(total_sq / max(count, 1) - mean * mean, 0.0))
 
 
 def _heatmap_summary(first_batch: dict, max_outputs: int = 6) -> None:

@@ -36,5 +36,7 @@ def test_chunks_and_dtype_do_not_change_the_result():
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="labels must have shape"):
         label_variance_share(np.zeros((3, 2)), np.zeros(2, int))
+    with pytest.raises(ValueError, match=r"must be \[N, D\]"):
+        label_variance_share(np.zeros((3, 2, 2)), np.zeros(3, int))
     with pytest.raises(ValueError, match="at least two rows"):
         label_variance_share(np.zeros((1, 2)), np.zeros(1, int))
